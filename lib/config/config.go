@@ -1,0 +1,247 @@
+// Package config reads virtdev's settings from the environment.
+//
+// Every setting is an environment variable with an XDG-aware default; no
+// configuration file is required. Load validates everything it reads so that
+// a typo such as VIRTDEV_VM_MEMORY=4G fails at once with the variable's name,
+// instead of surfacing later as a confusing QEMU error.
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults that the seed documentation promises.
+const (
+	DefaultDNS            = "9.9.9.9"
+	DefaultSystemDiskSize = "24G"
+	DefaultHomeDiskSize   = "48G"
+	DefaultMemoryMB       = 4096
+	DefaultCPUs           = 4
+	DefaultStopTimeout    = 60 * time.Second
+	DefaultWaitTimeout    = 120 * time.Second
+)
+
+// Accelerator choices for VIRTDEV_ACCEL.
+const (
+	AccelAuto = "auto"
+	AccelKVM  = "kvm"
+	AccelTCG  = "tcg"
+)
+
+// Config is the resolved configuration of one program run.
+type Config struct {
+	Home      string // VIRTDEV_HOME
+	SSHKey    string // VIRTDEV_SSH_KEY
+	Cache     string // VIRTDEV_CACHE
+	ConfigDir string // ${XDG_CONFIG_HOME}/virtdev
+
+	DNS        string // VIRTDEV_DNS
+	Packages   string // VIRTDEV_PACKAGES: a file naming extra packages
+	Script     string // VIRTDEV_SCRIPT: a script run inside a new base
+	Inventory  string // VIRTDEV_INVENTORY
+	ISOProfile string // VIRTDEV_ISO_PROFILE
+	ISO        string // VIRTDEV_ISO
+
+	SystemDiskSize string // VIRTDEV_SYSTEM_DISK_SIZE, qemu-img syntax
+	HomeDiskSize   string // VIRTDEV_HOME_DISK_SIZE, qemu-img syntax
+	MemoryMB       int    // VIRTDEV_VM_MEMORY
+	CPUs           int    // VIRTDEV_VM_CPUS
+	StopTimeout    time.Duration
+	WaitTimeout    time.Duration
+
+	OVMFCode string // OVMF_CODE; empty means "discover"
+	OVMFVars string // OVMF_VARS; empty means "discover"
+	Accel    string // VIRTDEV_ACCEL: auto, kvm or tcg
+
+	getenv func(string) string
+	host   Host
+}
+
+// Error reports one malformed environment variable.
+type Error struct {
+	Variable string
+	Value    string
+	Want     string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s=%q is not valid: %s.\nFix the value or unset it to use the default: unset %s",
+		e.Variable, e.Value, e.Want, e.Variable)
+}
+
+// Load reads the configuration from getenv (os.Getenv in programs).
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{getenv: getenv, host: systemHost}
+	home := getenv("HOME")
+	xdg := func(variable, fallback string) (string, error) {
+		if v := getenv(variable); v != "" {
+			if !filepath.IsAbs(v) {
+				return "", &Error{variable, v, "it must be an absolute path"}
+			}
+			return v, nil
+		}
+		if home == "" {
+			return "", &Error{"HOME", "", "it must be set when " + variable + " is not"}
+		}
+		return filepath.Join(home, fallback), nil
+	}
+	data, err := xdg("XDG_DATA_HOME", ".local/share")
+	if err != nil {
+		return nil, err
+	}
+	cache, err := xdg("XDG_CACHE_HOME", ".cache")
+	if err != nil {
+		return nil, err
+	}
+	conf, err := xdg("XDG_CONFIG_HOME", ".config")
+	if err != nil {
+		return nil, err
+	}
+
+	if c.Home, err = absolute(getenv, "VIRTDEV_HOME", filepath.Join(data, "virtdev")); err != nil {
+		return nil, err
+	}
+	if c.Cache, err = absolute(getenv, "VIRTDEV_CACHE", filepath.Join(cache, "virtdev")); err != nil {
+		return nil, err
+	}
+	c.ConfigDir = filepath.Join(conf, "virtdev")
+	if c.SSHKey, err = absolute(getenv, "VIRTDEV_SSH_KEY", filepath.Join(c.Home, "ssh", "id")); err != nil {
+		return nil, err
+	}
+	c.ISO = or(getenv("VIRTDEV_ISO"), filepath.Join(c.Cache, "virtdev.iso"))
+	c.DNS = or(getenv("VIRTDEV_DNS"), DefaultDNS)
+	c.Packages = getenv("VIRTDEV_PACKAGES")
+	c.Script = getenv("VIRTDEV_SCRIPT")
+	c.Inventory = getenv("VIRTDEV_INVENTORY")
+	c.ISOProfile = getenv("VIRTDEV_ISO_PROFILE")
+	c.OVMFCode = getenv("OVMF_CODE")
+	c.OVMFVars = getenv("OVMF_VARS")
+
+	if c.SystemDiskSize, err = diskSize(getenv, "VIRTDEV_SYSTEM_DISK_SIZE", DefaultSystemDiskSize); err != nil {
+		return nil, err
+	}
+	if c.HomeDiskSize, err = diskSize(getenv, "VIRTDEV_HOME_DISK_SIZE", DefaultHomeDiskSize); err != nil {
+		return nil, err
+	}
+	if c.MemoryMB, err = positive(getenv, "VIRTDEV_VM_MEMORY", DefaultMemoryMB, "a whole number of megabytes such as 4096"); err != nil {
+		return nil, err
+	}
+	if c.CPUs, err = positive(getenv, "VIRTDEV_VM_CPUS", DefaultCPUs, "a whole number of virtual CPUs such as 4"); err != nil {
+		return nil, err
+	}
+	if c.StopTimeout, err = seconds(getenv, "VIRTDEV_STOP_TIMEOUT", DefaultStopTimeout); err != nil {
+		return nil, err
+	}
+	if c.WaitTimeout, err = seconds(getenv, "VIRTDEV_WAIT_TIMEOUT", DefaultWaitTimeout); err != nil {
+		return nil, err
+	}
+	switch c.Accel = or(getenv("VIRTDEV_ACCEL"), AccelAuto); c.Accel {
+	case AccelAuto, AccelKVM, AccelTCG:
+	default:
+		return nil, &Error{"VIRTDEV_ACCEL", c.Accel, "it must be auto, kvm or tcg"}
+	}
+	if dns := c.DNS; !validDNS(dns) {
+		return nil, &Error{"VIRTDEV_DNS", dns, "it must be one or more IP addresses separated by spaces"}
+	}
+	return c, nil
+}
+
+// Getenv returns the environment the configuration was loaded from, for
+// programs that pass variables on (triggers, mkarchiso).
+func (c *Config) Getenv(name string) string { return c.getenv(name) }
+
+// Timezone is VIRTDEV_TIMEZONE, else the host's zone, else UTC.
+func (c *Config) Timezone() string {
+	return firstOf(c.getenv("VIRTDEV_TIMEZONE"), c.host.Timezone(), "UTC")
+}
+
+// Locale is VIRTDEV_LOCALE, else the host's locale, else en_US.UTF-8.
+func (c *Config) Locale() string {
+	return firstOf(c.getenv("VIRTDEV_LOCALE"), c.host.Locale(c.getenv), "en_US.UTF-8")
+}
+
+// Keymap is VIRTDEV_KEYMAP, else the host's console keymap, else us.
+func (c *Config) Keymap() string {
+	return firstOf(c.getenv("VIRTDEV_KEYMAP"), c.host.Keymap(), "us")
+}
+
+func or(value, fallback string) string {
+	if value != "" {
+		return value
+	}
+	return fallback
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func absolute(getenv func(string) string, variable, fallback string) (string, error) {
+	v := getenv(variable)
+	if v == "" {
+		return fallback, nil
+	}
+	if !filepath.IsAbs(v) {
+		return "", &Error{variable, v, "it must be an absolute path"}
+	}
+	return filepath.Clean(v), nil
+}
+
+var sizePattern = regexp.MustCompile(`^[1-9][0-9]*[KMGT]?$`)
+
+func diskSize(getenv func(string) string, variable, fallback string) (string, error) {
+	v := or(getenv(variable), fallback)
+	if !sizePattern.MatchString(v) {
+		return "", &Error{variable, v, "it must be a size such as 24G (a number with an optional K, M, G or T suffix)"}
+	}
+	return v, nil
+}
+
+func positive(getenv func(string) string, variable string, fallback int, want string) (int, error) {
+	v := getenv(variable)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || strings.HasPrefix(v, "+") {
+		return 0, &Error{variable, v, "it must be " + want}
+	}
+	return n, nil
+}
+
+func seconds(getenv func(string) string, variable string, fallback time.Duration) (time.Duration, error) {
+	v := getenv(variable)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || strings.HasPrefix(v, "+") {
+		return 0, &Error{variable, v, "it must be a whole number of seconds greater than zero"}
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+var dnsPattern = regexp.MustCompile(`^[0-9a-fA-F.:]+$`)
+
+func validDNS(v string) bool {
+	fields := strings.Fields(v)
+	if len(fields) == 0 {
+		return false
+	}
+	for _, f := range fields {
+		if !dnsPattern.MatchString(f) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,175 @@
+// Package layout is the one place that knows where virtdev keeps things.
+//
+// No program joins path fragments itself: a path that moves moves here, and
+// the whole data layout can be read in one file.
+package layout
+
+import (
+	"path/filepath"
+
+	"virtdev/lib/config"
+)
+
+// Maintenance is the reserved name of the machine virtdev-maintain boots; it
+// lives beside the projects, not among them.
+const Maintenance = "maintenance"
+
+// Layout roots every path at the configured directories.
+type Layout struct {
+	Home      string // VIRTDEV_HOME
+	Cache     string // VIRTDEV_CACHE
+	ConfigDir string // ~/.config/virtdev
+	SSHKey    string // VIRTDEV_SSH_KEY
+}
+
+// New derives the layout from a loaded configuration.
+func New(c *config.Config) Layout {
+	return Layout{Home: c.Home, Cache: c.Cache, ConfigDir: c.ConfigDir, SSHKey: c.SSHKey}
+}
+
+// Lock is the flock(2) target shared by every mutating program.
+func (l Layout) Lock() string { return filepath.Join(l.Home, "lock") }
+
+// SSHPublicKey sits beside the private key, as OpenSSH expects.
+func (l Layout) SSHPublicKey() string { return l.SSHKey + ".pub" }
+
+// Base is the set of files that make up a base: the sealed one, the
+// installation it was sealed from, or the maintenance staging copy.
+type Base struct {
+	Dir         string
+	SystemImage string
+	HomeImage   string
+	NVRAM       string
+	Generation  string
+}
+
+func base(dir string) Base {
+	return Base{
+		Dir:         dir,
+		SystemImage: filepath.Join(dir, "system.qcow2"),
+		HomeImage:   filepath.Join(dir, "home.qcow2"),
+		NVRAM:       filepath.Join(dir, "nvram"),
+		Generation:  filepath.Join(dir, "generation"),
+	}
+}
+
+// System is the sealed, read-only base every project derives from.
+func (l Layout) System() Base { return base(filepath.Join(l.Home, "system")) }
+
+// Installation is an unsealed base, freshly built by install or bootstrap.
+func (l Layout) Installation() Base { return base(filepath.Join(l.Home, "installation")) }
+
+// Staging is the writable copy virtdev-maintain boots and reseals from.
+func (l Layout) Staging() Base { return base(filepath.Join(l.Home, Maintenance)) }
+
+// Machine is everything one bootable machine owns: its disks and firmware
+// state, and the runtime files that exist only while it runs.
+type Machine struct {
+	Name string
+	Base
+	Port     string // present exactly while the VM runs
+	Monitor  string // QMP socket
+	Console  string // serial console socket
+	Shutdown string // how the VM last ended, recorded from QMP
+	Manifest string // project-local backup manifest
+}
+
+func machine(name, dir string) Machine {
+	return Machine{
+		Name:     name,
+		Base:     base(dir),
+		Port:     filepath.Join(dir, "port"),
+		Monitor:  filepath.Join(dir, "monitor.sock"),
+		Console:  filepath.Join(dir, "console.sock"),
+		Shutdown: filepath.Join(dir, "shutdown"),
+		Manifest: filepath.Join(dir, "manifest"),
+	}
+}
+
+// Projects holds one directory per project.
+func (l Layout) Projects() string { return filepath.Join(l.Home, "projects") }
+
+// Project is a project's machine. The name must already be validated.
+func (l Layout) Project(name string) Machine {
+	return machine(name, filepath.Join(l.Projects(), name))
+}
+
+// Machine resolves a name the runtime programs accept: a project, or the
+// maintenance machine.
+func (l Layout) Machine(name string) Machine {
+	if name == Maintenance {
+		return machine(name, l.Staging().Dir)
+	}
+	return l.Project(name)
+}
+
+// Unit is the transient systemd user unit that runs a machine.
+func Unit(name string) string { return "virtdev-" + name + ".service" }
+
+// Backups holds a project's snapshots, which outlive the project itself.
+func (l Layout) Backups(project string) string {
+	return filepath.Join(l.Home, "backups", project)
+}
+
+// Snapshot is one backup, named by its YYYY-MM-DD/HH-MM-SS id.
+type Snapshot struct {
+	Dir        string
+	Project    string // file naming the project the snapshot came from
+	Manifest   string // the manifest in force when it was taken
+	Generation string // the base generation it was taken on
+	Tree       string // the user content itself
+}
+
+// Snapshot locates a snapshot; the id must already be validated.
+func (l Layout) Snapshot(project, id string) Snapshot {
+	dir := filepath.Join(l.Backups(project), filepath.FromSlash(id))
+	return Snapshot{
+		Dir:        dir,
+		Project:    filepath.Join(dir, "project"),
+		Manifest:   filepath.Join(dir, "manifest"),
+		Generation: filepath.Join(dir, "generation"),
+		Tree:       filepath.Join(dir, "tree"),
+	}
+}
+
+// UserSSHConfig is the system-level SSH configuration for every project.
+func (l Layout) UserSSHConfig() string { return filepath.Join(l.ConfigDir, "ssh_config") }
+
+// Trigger is a system-level trigger script for an event such as pre-ssh.
+func (l Layout) Trigger(event string) string {
+	return filepath.Join(l.ConfigDir, "triggers", event)
+}
+
+// MaintenanceHook is a hook virtdev-maintain runs: provision or inventory.
+func (l Layout) MaintenanceHook(hook string) string {
+	return filepath.Join(l.ConfigDir, Maintenance, hook)
+}
+
+// ProjectConfig is the user's own, durable configuration for a project; it
+// survives destroy and nuke.
+type ProjectConfig struct {
+	Dir       string
+	SSHConfig string
+	Manifest  string
+	Provision string
+}
+
+// ProjectConfig locates a project's configuration directory.
+func (l Layout) ProjectConfig(project string) ProjectConfig {
+	dir := filepath.Join(l.ConfigDir, "projects", project)
+	return ProjectConfig{
+		Dir:       dir,
+		SSHConfig: filepath.Join(dir, "ssh_config"),
+		Manifest:  filepath.Join(dir, "manifest"),
+		Provision: filepath.Join(dir, "provision"),
+	}
+}
+
+// Trigger is the project's own trigger script for an event.
+func (p ProjectConfig) Trigger(event string) string {
+	return filepath.Join(p.Dir, "triggers", event)
+}
+
+// ISOWork and ISOProfile are mkarchiso's scratch directories.
+func (l Layout) ISOWork() string    { return filepath.Join(l.Cache, "work") }
+func (l Layout) ISOProfile() string { return filepath.Join(l.Cache, "profile") }

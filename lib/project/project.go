@@ -1,0 +1,140 @@
+// Package project reads what virtdev knows about projects from disk: which
+// exist, and which base generation each was derived from.
+package project
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"virtdev/lib/layout"
+)
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,100}$`)
+
+// List returns the projects' names, sorted. Directories whose names no
+// program could have created (or the reserved maintenance) are skipped.
+func List(l layout.Layout) ([]string, error) {
+	entries, err := os.ReadDir(l.Projects())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || name == layout.Maintenance || !validName.MatchString(name) {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Exists reports whether a project's directory is there.
+func Exists(l layout.Layout, name string) bool {
+	info, err := os.Stat(l.Project(name).Dir)
+	return err == nil && info.IsDir()
+}
+
+// Detached is the generation a project records once its disks no longer
+// depend on the base.
+const Detached = "detached"
+
+// Generation is the base generation a machine was derived from, or the
+// detached mark.
+type Generation struct {
+	Number   int
+	Detached bool
+}
+
+func (g Generation) String() string {
+	if g.Detached {
+		return Detached
+	}
+	return strconv.Itoa(g.Number)
+}
+
+// ErrNoGeneration is returned when a generation file does not exist.
+var ErrNoGeneration = errors.New("generation file not found")
+
+// CorruptError is a generation file whose content is not a generation.
+type CorruptError struct {
+	Path    string
+	Content string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("generation file %s holds %q, not a positive whole number", e.Path, e.Content)
+}
+
+// ReadGeneration parses a generation file. A base never holds "detached";
+// allowDetached says whether this file may.
+func ReadGeneration(path string, allowDetached bool) (Generation, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Generation{}, fmt.Errorf("%w: %s", ErrNoGeneration, path)
+	}
+	if err != nil {
+		return Generation{}, err
+	}
+	text := strings.TrimSuffix(string(data), "\n")
+	if allowDetached && text == Detached {
+		return Generation{Detached: true}, nil
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 1 || text != strconv.Itoa(n) {
+		return Generation{}, &CorruptError{Path: path, Content: abbreviate(text)}
+	}
+	return Generation{Number: n}, nil
+}
+
+// WriteGeneration records a generation the way ReadGeneration expects it.
+func WriteGeneration(path string, g Generation, perm fs.FileMode) error {
+	return os.WriteFile(path, []byte(g.String()+"\n"), perm)
+}
+
+func abbreviate(s string) string {
+	const max = 40
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}
+
+// Staleness is why a project cannot boot on the current base, if it cannot.
+type Staleness int
+
+const (
+	Current Staleness = iota
+	Outdated           // derived from an older (or newer) generation
+	Unknown            // its own or the base's generation file is missing
+)
+
+// Stale tells whether a project's generation lags the base's. Detached
+// projects are never stale. base is the sealed base's generation, or nil
+// when the base has none.
+func Stale(l layout.Layout, name string, base *Generation) (Staleness, error) {
+	g, err := ReadGeneration(l.Project(name).Generation, true)
+	switch {
+	case errors.Is(err, ErrNoGeneration):
+		return Unknown, nil
+	case err != nil:
+		return Current, err
+	case g.Detached:
+		return Current, nil
+	case base == nil:
+		return Unknown, nil
+	case g.Number != base.Number:
+		return Outdated, nil
+	}
+	return Current, nil
+}

@@ -1,0 +1,3 @@
+module virtdev/tests
+
+go 1.24

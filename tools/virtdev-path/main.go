@@ -1,0 +1,161 @@
+// Command virtdev-path prints the path of a project's resource.
+//
+//	virtdev-path [OPTIONS] <project> [resource]
+//
+// stdout holds only the path, for scripts: cd "$(virtdev-path p)".
+// The names base and maintenance address the sealed base and the
+// maintenance staging copy instead of a project.
+//
+// Exit codes: 0 printed; 2 invalid project name; 3 project not found;
+// 4 the resource does not exist; 5 unknown resource; 64 usage; 81 bad
+// configuration.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"virtdev/lib/backup"
+	"virtdev/lib/cli"
+	"virtdev/lib/layout"
+	"virtdev/lib/validate"
+)
+
+const (
+	exitNoProject       = 3
+	exitNoResource      = 4
+	exitUnknownResource = 5
+)
+
+var command = cli.Command{
+	Name:     "virtdev-path",
+	Synopsis: "<project> [resource]",
+	Summary:  "Print the path of a project resource.",
+	Description: `Resources of a project (default: data):
+  data          the project directory (disks, nvram, runtime files)
+  system-image  the system disk delta
+  home-image    the home disk delta
+  nvram         the UEFI variable store
+  generation    the base generation file
+  port          the SSH port file (exists while the VM runs)
+  monitor       the QMP socket
+  console       the serial console socket
+  backups       the backup snapshots directory
+  manifest      the backup manifest in force
+  config        the project's configuration directory
+
+The names base and maintenance address the sealed base and the maintenance
+staging copy; they have data, system-image, home-image, nvram and generation.
+
+Exit codes: 0 printed; 2 invalid project name; 3 project not found;
+4 the resource does not exist; 5 unknown resource; 64 usage;
+81 malformed environment variable.`,
+	Run: run,
+}
+
+func main() { cli.Main(command) }
+
+func run(env *cli.Env, args []string) error {
+	if err := cli.Positionals(args, 1, 2); err != nil {
+		return err
+	}
+	l, err := env.Layout()
+	if err != nil {
+		return err
+	}
+	name, resource := args[0], "data"
+	if len(args) == 2 {
+		resource = args[1]
+	}
+	var path string
+	switch name {
+	case "base":
+		path, err = basePath(l.System(), name, resource)
+	case layout.Maintenance:
+		path, err = basePath(l.Staging(), name, resource)
+	default:
+		path, err = projectPath(l, name, resource)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, path)
+	return nil
+}
+
+var baseResources = []string{"data", "system-image", "home-image", "nvram", "generation"}
+
+// basePath answers only for files that exist: unlike a project, a missing
+// base is itself the news.
+func basePath(b layout.Base, name, resource string) (string, error) {
+	paths := map[string]string{
+		"data":         b.Dir,
+		"system-image": b.SystemImage,
+		"home-image":   b.HomeImage,
+		"nvram":        b.NVRAM,
+		"generation":   b.Generation,
+	}
+	path, ok := paths[resource]
+	if !ok {
+		return "", unknownResource(name, resource, baseResources)
+	}
+	if _, err := os.Stat(path); err != nil {
+		fix := "Build and seal a base: virtdev-bootstrap && virtdev-seal"
+		if name == layout.Maintenance {
+			fix = "It exists only while virtdev-maintain runs."
+		}
+		return "", cli.Errorf(exitNoResource, "%s %s does not exist: %s\n%s", name, resource, path, fix)
+	}
+	return path, nil
+}
+
+var projectResources = []string{"data", "system-image", "home-image", "nvram", "generation",
+	"port", "monitor", "console", "backups", "manifest", "config"}
+
+func projectPath(l layout.Layout, name, resource string) (string, error) {
+	if err := validate.ProjectName(name); err != nil {
+		return "", err
+	}
+	m := l.Project(name)
+	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
+		return "", cli.Errorf(exitNoProject, "project %q not found (no directory %s)\nCreate it with: virtdev-create %s", name, m.Dir, name)
+	}
+	switch resource {
+	case "data":
+		return m.Dir, nil
+	case "system-image":
+		return m.SystemImage, nil
+	case "home-image":
+		return m.HomeImage, nil
+	case "nvram":
+		return m.NVRAM, nil
+	case "generation":
+		return m.Generation, nil
+	case "port":
+		return m.Port, nil
+	case "monitor":
+		return m.Monitor, nil
+	case "console":
+		return m.Console, nil
+	case "backups":
+		return l.Backups(name), nil
+	case "config":
+		return l.ProjectConfig(name).Dir, nil
+	case "manifest":
+		path, err := backup.ResolveManifest(l, name)
+		if err != nil {
+			c := backup.ManifestCandidates(l, name)
+			return "", cli.Errorf(exitNoResource,
+				"project %q has no backup manifest; looked for:\n    %s\nWrite the paths to back up, one per line, into %s",
+				name, strings.Join(c, "\n    "), c[len(c)-1])
+		}
+		return path, nil
+	}
+	return "", unknownResource(name, resource, projectResources)
+}
+
+func unknownResource(name, resource string, valid []string) error {
+	return cli.Errorf(exitUnknownResource, "unknown resource %q for %s\nValid resources: %s",
+		resource, name, strings.Join(valid, ", "))
+}
