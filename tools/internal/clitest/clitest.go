@@ -1,0 +1,75 @@
+// Package clitest runs a program's testscript files (testdata/*.txtar) with
+// the program linked in, in a clean environment: HOME is the script's work
+// directory and no VIRTDEV_*, XDG_* or colour variable leaks in from the
+// developer's shell.
+package clitest
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Main registers the programs a test binary can run as commands; call it
+// from TestMain.
+func Main(m *testing.M, programs map[string]func()) {
+	testscript.Main(m, programs)
+}
+
+// Run runs every script in dir.
+func Run(t *testing.T, dir string) {
+	testscript.Run(t, testscript.Params{
+		Dir:   dir,
+		Setup: Setup,
+		Cmds:  map[string]func(*testscript.TestScript, bool, []string){"exits": exits},
+	})
+}
+
+// exits N CMD ARGS... runs CMD like exec and fails unless it exits with
+// status N, so that every documented exit code is pinned by a script.
+func exits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: %q is not an exit status", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = exit.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// Setup gives each script a private home and a predictable environment.
+func Setup(env *testscript.Env) error {
+	home := env.WorkDir + "/home"
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	env.Setenv("HOME", home)
+	env.Setenv("VIRTDEV_HOME", home+"/.local/share/virtdev")
+	env.Setenv("XDG_CONFIG_HOME", home+"/.config")
+	env.Setenv("TERM", "xterm-256color")
+	for _, name := range []string{
+		"NO_COLOR", "XDG_DATA_HOME", "XDG_CACHE_HOME",
+		"VIRTDEV_SSH_KEY", "VIRTDEV_CACHE", "VIRTDEV_ACCEL", "VIRTDEV_DNS",
+		"VIRTDEV_VM_MEMORY", "VIRTDEV_VM_CPUS", "VIRTDEV_STOP_TIMEOUT", "VIRTDEV_WAIT_TIMEOUT",
+		"VIRTDEV_SYSTEM_DISK_SIZE", "VIRTDEV_HOME_DISK_SIZE", "VIRTDEV_PACKAGES", "VIRTDEV_SCRIPT",
+		"VIRTDEV_TIMEZONE", "VIRTDEV_LOCALE", "VIRTDEV_KEYMAP", "OVMF_CODE", "OVMF_VARS",
+	} {
+		env.Setenv(name, "")
+	}
+	return nil
+}
