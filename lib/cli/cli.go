@@ -33,7 +33,7 @@ type Command struct {
 	PassThrough bool
 	// Epilogue, when set, adds text computed at run time to --help.
 	Epilogue func() string
-	Run         func(env *Env, args []string) error
+	Run      func(env *Env, args []string) error
 }
 
 // Common are the options every program has.

@@ -114,7 +114,7 @@ func abbreviate(s string) string {
 type Staleness int
 
 const (
-	Current Staleness = iota
+	Current  Staleness = iota
 	Outdated           // derived from an older (or newer) generation
 	Unknown            // its own or the base's generation file is missing
 )
