@@ -1,0 +1,97 @@
+# virtdev — build, test and install.
+#
+#   make                 build every program into ./bin
+#   make test            fast tests: unit and CLI contract tests (seconds)
+#   make e2e             the real-guest suite (needs QEMU, a systemd user
+#                        manager and a user bus; see README.md)
+#   make check           go vet and the fast tests
+#   make test-all        the fast tests, then the real-guest suite
+#   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
+#                        shell completions
+#   make demo            from nothing to a command run in a new VM
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+GO       ?= go
+GOFLAGS  ?= -trimpath
+E2E_TIMEOUT ?= 80m
+
+PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
+MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
+
+.PHONY: all build test e2e check test-all install uninstall man clean demo bench
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build $(GOFLAGS) -o bin/ $(addprefix ./tools/,$(PROGRAMS))
+
+test:
+	cd lib && $(GO) test ./...
+	cd tools && $(GO) test ./...
+
+# The e2e test binary is built by the caller and run as-is, so the suite can
+# run as an unprivileged user who has no Go module cache of their own.
+e2e: build
+	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
+	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT)
+
+check:
+	cd lib && $(GO) vet ./...
+	cd tools && $(GO) vet ./...
+	cd tests && $(GO) vet -tags e2e ./...
+	$(MAKE) test
+
+test-all: check e2e
+
+man: $(MANPAGES)
+
+man/%: man/%.scd
+	scdoc < $< > $@
+
+install: build man
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(addprefix bin/,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
+	for page in $(MANPAGES); do \
+		section=$${page##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$section; \
+		install -m 644 $$page $(DESTDIR)$(MANDIR)/man$$section/; \
+	done
+	if [ -f completions/virtdev.bash ]; then \
+		install -d $(DESTDIR)$(BASHCOMPDIR); \
+		install -m 644 completions/virtdev.bash $(DESTDIR)$(BASHCOMPDIR)/virtdev; \
+		for p in $(PROGRAMS); do [ $$p = virtdev ] || ln -sf virtdev $(DESTDIR)$(BASHCOMPDIR)/$$p; done; \
+	fi
+	if [ -f completions/virtdev.zsh ]; then \
+		install -d $(DESTDIR)$(ZSHCOMPDIR); \
+		install -m 644 completions/virtdev.zsh $(DESTDIR)$(ZSHCOMPDIR)/_virtdev; \
+	fi
+	if [ -f completions/virtdev.fish ]; then \
+		install -d $(DESTDIR)$(FISHCOMPDIR); \
+		install -m 644 completions/virtdev.fish $(DESTDIR)$(FISHCOMPDIR)/virtdev.fish; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS))
+	for page in $(MANPAGES); do \
+		section=$${page##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$section/$$(basename $$page); \
+	done
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/virtdev $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROGRAMS))
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_virtdev $(DESTDIR)$(FISHCOMPDIR)/virtdev.fish
+
+demo: build
+	./scripts/demo
+
+bench: build
+	./bench/cli.sh
+	./bench/create.sh
+
+clean:
+	rm -rf bin $(MANPAGES)

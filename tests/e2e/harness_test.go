@@ -1,0 +1,303 @@
+//go:build e2e
+
+// Package e2e boots real guests in real QEMU under the caller's systemd user
+// manager, driven only through the virtdev programs, as a user would.
+//
+// Run it with `make e2e` (or `make test-all`) as an unprivileged user who has
+// a user bus. VIRTDEV_BIN names the directory of the built programs;
+// VIRTDEV_E2E_CACHE keeps bootstrapped bases between runs.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// suite is one isolated virtdev installation: its own VIRTDEV_HOME, key
+// and configuration directory, so a run never touches the user's own.
+type suite struct {
+	bin  string
+	root string
+	env  []string
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func newSuite(t *testing.T) *suite {
+	t.Helper()
+	bin := os.Getenv("VIRTDEV_BIN")
+	if bin == "" {
+		t.Fatal("VIRTDEV_BIN is not set: run the suite with `make e2e`, which builds the programs into ./bin")
+	}
+	if os.Geteuid() == 0 {
+		t.Fatal("the e2e suite runs as an unprivileged user, as virtdev's users do: root would hide permission bugs (see .ci/run)")
+	}
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" && os.Getenv("XDG_RUNTIME_DIR") == "" {
+		t.Fatal("no user bus: the suite needs a systemd user manager (see .ci/user-session)")
+	}
+	// Not t.TempDir: after a failure the disks and the journal are worth
+	// keeping for a look, and the directory name is logged for that.
+	root, err := os.MkdirTemp(os.Getenv("VIRTDEV_E2E_TMP"), "virtdev-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("suite directory: %s", root)
+	s := &suite{bin: bin, root: root}
+	s.env = append(filteredEnviron(),
+		"VIRTDEV_HOME="+filepath.Join(root, "data"),
+		"VIRTDEV_CACHE="+filepath.Join(root, "cache"),
+		"XDG_CONFIG_HOME="+filepath.Join(root, "config"),
+		"VIRTDEV_SSH_KEY="+filepath.Join(root, "data", "ssh", "id"),
+		"VIRTDEV_VM_CPUS=2",
+		"VIRTDEV_VM_MEMORY=1024",
+		"VIRTDEV_WAIT_TIMEOUT=300",
+		"VIRTDEV_STOP_TIMEOUT=60",
+		"NO_COLOR=1",
+	)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kept for inspection: %s", root)
+			return
+		}
+		os.RemoveAll(root)
+	})
+	return s
+}
+
+// filteredEnviron drops the caller's virtdev settings so the suite's own
+// apply.
+func filteredEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "VIRTDEV_") || strings.HasPrefix(name, "XDG_CONFIG") ||
+			name == "OVMF_CODE" || name == "OVMF_VARS" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// with returns a copy of the suite whose programs see extra variables.
+func (s *suite) with(vars ...string) *suite {
+	c := *s
+	c.env = append(append([]string{}, s.env...), vars...)
+	return &c
+}
+
+// run runs a virtdev program and returns what it printed and its status.
+func (s *suite) run(t *testing.T, timeout time.Duration, program string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, program), args...)
+	cmd.Env = s.env
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = io.MultiWriter(&stderr, testLog{t, program})
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s %s did not finish within %s", program, strings.Join(args, " "), timeout)
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("%s: %v", program, err)
+	}
+	t.Logf("%s %s → exit %d in %s", program, strings.Join(args, " "), r.code, time.Since(start).Round(time.Millisecond))
+	return r
+}
+
+// ok runs a program that must succeed and returns its stdout.
+func (s *suite) ok(t *testing.T, timeout time.Duration, program string, args ...string) string {
+	t.Helper()
+	r := s.run(t, timeout, program, args...)
+	if r.code != 0 {
+		t.Fatalf("%s %s exited %d:\n%s", program, strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// refuses runs a program that must fail with code, print nothing on stdout,
+// and say something matching want on stderr.
+func (s *suite) refuses(t *testing.T, code int, want string, program string, args ...string) {
+	t.Helper()
+	r := s.run(t, 2*time.Minute, program, args...)
+	if r.code != code {
+		t.Fatalf("%s %s exited %d, want %d:\n%s", program, strings.Join(args, " "), r.code, code, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("%s %s printed on stdout while refusing: %q", program, strings.Join(args, " "), r.stdout)
+	}
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("%s %s: stderr does not mention %q:\n%s", program, strings.Join(args, " "), want, r.stderr)
+	}
+}
+
+// path asks virtdev-path where a resource is.
+func (s *suite) path(t *testing.T, project string, resource ...string) string {
+	t.Helper()
+	return strings.TrimSpace(s.ok(t, time.Minute, "virtdev-path", append([]string{project}, resource...)...))
+}
+
+type testLog struct {
+	t       *testing.T
+	program string
+}
+
+func (l testLog) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		l.t.Logf("  %s: %s", l.program, line)
+	}
+	return len(p), nil
+}
+
+// installation provides a fresh installation/ and the key it trusts: from
+// the cache when one was bootstrapped by the same virtdev-bootstrap binary,
+// otherwise by running virtdev-key and virtdev-bootstrap and caching the
+// result. The cache key is the binary itself, so any change to how bases
+// are built (lib/guest, its embedded files, the package list) rebuilds.
+func (s *suite) installation(t *testing.T) {
+	t.Helper()
+	cacheRoot := os.Getenv("VIRTDEV_E2E_CACHE")
+	if cacheRoot == "" {
+		home, _ := os.UserHomeDir()
+		cacheRoot = filepath.Join(home, ".cache", "virtdev-e2e")
+	}
+	key, err := fileHash(filepath.Join(s.bin, "virtdev-bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(cacheRoot, key)
+	data := filepath.Join(s.root, "data")
+	inst := filepath.Join(data, "installation")
+	cached := []string{"system.qcow2", "home.qcow2", "nvram", "id", "id.pub"}
+
+	if _, err := os.Stat(filepath.Join(entry, "complete")); err == nil {
+		t.Logf("using the base cached in %s", entry)
+		for _, name := range cached {
+			dst := filepath.Join(inst, name)
+			mode := os.FileMode(0o644)
+			if strings.HasPrefix(name, "id") {
+				dst, mode = filepath.Join(data, "ssh", name), 0o644
+				if name == "id" {
+					mode = 0o600
+				}
+			}
+			if err := copyFile(filepath.Join(entry, name), dst, mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+
+	s.ok(t, time.Minute, "virtdev-key")
+	start := time.Now()
+	s.ok(t, 30*time.Minute, "virtdev-bootstrap")
+	t.Logf("FIGURE bootstrap: %s", time.Since(start).Round(time.Second))
+
+	// Written beside its final name and renamed, so a run killed mid-copy
+	// never leaves a cache entry that looks complete.
+	os.RemoveAll(cacheRoot) // one entry at a time: bases are large
+	scratch := entry + ".partial"
+	for _, name := range cached {
+		src := filepath.Join(inst, name)
+		if strings.HasPrefix(name, "id") {
+			src = filepath.Join(data, "ssh", name)
+		}
+		if err := copyFile(src, filepath.Join(scratch, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "complete"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(scratch, entry); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}
+
+// checksums fingerprints every file of a directory.
+func checksums(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	sums := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		sum, err := fileHash(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[e.Name()] = sum
+	}
+	return sums
+}
+
+func sameSums(a, b map[string]string) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("file sets differ: %v vs %v", a, b)
+	}
+	for name, sum := range a {
+		if b[name] != sum {
+			return fmt.Errorf("%s changed", name)
+		}
+	}
+	return nil
+}
