@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/validate"
 )
-
-var validName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,100}$`)
 
 // List returns the projects' names, sorted. Directories whose names no
 // program could have created (or the reserved maintenance) are skipped.
@@ -30,7 +28,7 @@ func List(l layout.Layout) ([]string, error) {
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || name == layout.Maintenance || !validName.MatchString(name) {
+		if !e.IsDir() || name == layout.Maintenance || !validate.IsProjectName(name) {
 			continue
 		}
 		names = append(names, name)

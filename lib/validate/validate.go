@@ -4,7 +4,6 @@
 package validate
 
 import (
-	"regexp"
 	"strconv"
 	"time"
 
@@ -12,12 +11,29 @@ import (
 	"virtdev/lib/layout"
 )
 
-var projectName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,100}$`)
+// IsProjectName reports whether name matches ^[a-zA-Z0-9_-]{1,100}$: the
+// names a project directory and a systemd unit can both carry without
+// escaping. Checked by hand: compiling the bounded repetition as a regular
+// expression costs milliseconds at every program start.
+func IsProjectName(name string) bool {
+	if len(name) == 0 || len(name) > 100 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !nameByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
 
-// ProjectName accepts the names a project directory and a systemd unit can
-// both carry without escaping.
+func nameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// ProjectName is IsProjectName as an error for people, exit 2.
 func ProjectName(name string) error {
-	if !projectName.MatchString(name) {
+	if !IsProjectName(name) {
 		return cli.Errorf(cli.ExitInvalidName,
 			"invalid project name %q\nA name has 1 to 100 characters from a-z A-Z 0-9 _ and -; choose one such as %q.",
 			name, suggestName(name))
@@ -44,10 +60,9 @@ func NewProjectName(name string) error {
 func suggestName(name string) string {
 	out := make([]rune, 0, len(name))
 	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+		if r < 0x80 && nameByte(byte(r)) {
 			out = append(out, r)
-		default:
+		} else {
 			out = append(out, '-')
 		}
 		if len(out) == 100 {
@@ -66,12 +81,10 @@ const (
 	MaxPort = 65535
 )
 
-var decimal = regexp.MustCompile(`^[0-9]{1,5}$`)
-
 // Port parses a decimal port. Leading zeros stay decimal ("02222" is 2222),
 // unlike bash arithmetic, which would read them as octal.
 func Port(text string) (int, error) {
-	if decimal.MatchString(text) {
+	if len(text) >= 1 && len(text) <= 5 && allDigits(text) {
 		if n, err := strconv.Atoi(text); err == nil && n >= MinPort && n <= MaxPort {
 			return n, nil
 		}
@@ -81,15 +94,15 @@ func Port(text string) (int, error) {
 		text, MinPort, MaxPort)
 }
 
-var snapshotID = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9]{2}-[0-9]{2}-[0-9]{2}$`)
-
 // SnapshotLayout is the time layout of a snapshot id.
 const SnapshotLayout = "2006-01-02/15-04-05"
 
 // SnapshotID accepts YYYY-MM-DD/HH-MM-SS naming a real calendar instant, so
 // that an id can never climb out of the backups directory.
 func SnapshotID(id string) error {
-	if snapshotID.MatchString(id) {
+	// time.Parse alone would accept a one-digit hour; the digit check pins
+	// the exact shape, the parse a real calendar instant.
+	if len(id) == len(SnapshotLayout) && sameShape(id, SnapshotLayout) {
 		if _, err := time.Parse(SnapshotLayout, id); err == nil {
 			return nil
 		}
@@ -97,4 +110,25 @@ func SnapshotID(id string) error {
 	return cli.Errorf(cli.ExitSnapshotID,
 		"invalid snapshot id %q\nA snapshot id looks like %s (date/time); list them with: virtdev-backup --list <project>",
 		id, "2026-04-25/14-30-22")
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// sameShape reports whether s has digits where layout has digits and the
+// same separators elsewhere.
+func sameShape(s, layout string) bool {
+	for i := 0; i < len(layout); i++ {
+		isDigit := layout[i] >= '0' && layout[i] <= '9'
+		if isDigit != (s[i] >= '0' && s[i] <= '9') || !isDigit && s[i] != layout[i] {
+			return false
+		}
+	}
+	return true
 }
