@@ -1,3 +1,3 @@
 module virtdev/tests
 
-go 1.24
+go 1.26.0
