@@ -2,14 +2,23 @@ module virtdev/tools
 
 go 1.26.0
 
-require virtdev/lib v0.0.0
+require (
+	github.com/rogpeppe/go-internal v1.16.0
+	virtdev/lib v0.0.0
+)
 
 require (
+	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
+	github.com/digitalocean/go-libvirt v0.0.0-20220804181439-8648fbde413e // indirect
+	github.com/digitalocean/go-qemu v0.0.0-20250212194115-ee9b0668d242 // indirect
+	github.com/godbus/dbus/v5 v5.2.4 // indirect
+	github.com/gofrs/flock v0.13.2 // indirect
 	github.com/jessevdk/go-flags v1.6.1 // indirect
-	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/xo/terminfo v1.3.1 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/term v0.48.0 // indirect
+	golang.org/x/tools v0.26.0 // indirect
 )
 
 replace virtdev/lib => ../lib

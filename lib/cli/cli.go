@@ -33,7 +33,13 @@ type Command struct {
 	PassThrough bool
 	// Epilogue, when set, adds text computed at run time to --help.
 	Epilogue func() string
-	Run      func(env *Env, args []string) error
+	// Query marks a program that only reads and prints, with nothing to
+	// clean up: it does not catch SIGINT, SIGTERM or SIGHUP, so they end it
+	// at once and its Ctx is never cancelled. Watching for signals costs
+	// threads that take milliseconds to start on a loaded host, more than
+	// such a program's whole work.
+	Query bool
+	Run   func(env *Env, args []string) error
 }
 
 // Common are the options every program has.
@@ -94,7 +100,10 @@ func (e *Env) Warnf(format string, args ...any) {
 
 // Main runs the program with the process's arguments and exits.
 func Main(c Command) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := context.Background(), func() {}
+	if !c.Query {
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	}
 	env := &Env{
 		Name:   c.Name,
 		Stdin:  os.Stdin,
@@ -114,7 +123,8 @@ func Main(c Command) {
 func (c Command) Execute(env *Env, args []string, stderrFile *os.File) int {
 	var common Common
 	parser := c.parser(&common)
-	env.Palette = term.NewPalette(colourMode(args), stderrFile, env.Getenv)
+	mode := colourMode(args)
+	env.Palette = term.NewPalette(mode, stderrFile, env.Getenv)
 	if env.Ctx == nil {
 		env.Ctx = context.Background()
 	}
@@ -133,7 +143,9 @@ func (c Command) Execute(env *Env, args []string, stderrFile *os.File) int {
 		}
 		return c.report(env, Usage("%s", err.Error()))
 	}
-	env.Palette = term.NewPalette(common.Color, stderrFile, env.Getenv)
+	if common.Color != mode {
+		env.Palette = term.NewPalette(common.Color, stderrFile, env.Getenv)
+	}
 	if err := c.Run(env, rest); err != nil {
 		return c.report(env, err)
 	}
@@ -187,7 +199,12 @@ func colourMode(args []string) string {
 		case a == "--color":
 			mode = term.ModeYes
 		case strings.HasPrefix(a, "--color="):
-			mode = strings.TrimPrefix(a, "--color=")
+			// An invalid value is about to be a usage error, which must
+			// not be painted as if it had been yes.
+			switch value := strings.TrimPrefix(a, "--color="); value {
+			case term.ModeYes, term.ModeNo, term.ModeAuto:
+				mode = value
+			}
 		}
 	}
 	return mode
@@ -202,13 +219,17 @@ func (c Command) report(env *Env, err error) int {
 			e = &Error{Code: ExitFailure, Message: err.Error(), cause: err}
 		}
 	}
+	if e.Message == "" {
+		return e.Code
+	}
 	first, rest, _ := strings.Cut(e.Message, "\n")
 	fmt.Fprintf(env.Stderr, "%s: %s\n", c.Name, env.Palette.Paint(first, term.Red, true))
 	if rest != "" {
 		fmt.Fprintln(env.Stderr, rest)
 	}
 	if e.usage {
-		fmt.Fprintf(env.Stderr, "usage: %s [OPTIONS] %s\nRun '%s --help' for details.\n", c.Name, c.Synopsis, c.Name)
+		fmt.Fprintf(env.Stderr, "usage: %s %s\nRun '%s --help' for details.\n",
+			c.Name, strings.TrimSpace("[OPTIONS] "+c.Synopsis), c.Name)
 	}
 	return e.Code
 }

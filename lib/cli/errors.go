@@ -51,6 +51,10 @@ func Usage(format string, args ...any) *Error {
 	return &Error{Code: ExitUsage, Message: fmt.Sprintf(format, args...), usage: true}
 }
 
+// Exit ends the program with code and prints nothing, for a program that
+// hands on the exit status of another one, which has spoken for itself.
+func Exit(code int) *Error { return &Error{Code: code} }
+
 // Code returns the exit code err stands for: its own when it carries one,
 // 1 otherwise.
 func Code(err error) int {

@@ -8,8 +8,8 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +70,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s is not set: %s.", e.Variable, e.Want)
+	}
 	return fmt.Sprintf("%s=%q is not valid: %s.\nFix the value or unset it to use the default: unset %s",
 		e.Variable, e.Value, e.Want, e.Variable)
 }
@@ -78,39 +81,39 @@ func (e *Error) Error() string {
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{getenv: getenv, host: systemHost}
 	home := getenv("HOME")
+	// xdg is virtdev's directory inside an XDG base directory.
 	xdg := func(variable, fallback string) (string, error) {
 		if v := getenv(variable); v != "" {
 			if !filepath.IsAbs(v) {
 				return "", &Error{variable, v, "it must be an absolute path"}
 			}
-			return v, nil
+			return filepath.Join(v, "virtdev"), nil
 		}
 		if home == "" {
-			return "", &Error{"HOME", "", "it must be set when " + variable + " is not"}
+			return "", &Error{"HOME", "", "it is needed because " + variable +
+				" is not set; set HOME to your home directory or " + variable + " to an absolute path"}
 		}
-		return filepath.Join(home, fallback), nil
+		return filepath.Join(home, fallback, "virtdev"), nil
 	}
-	data, err := xdg("XDG_DATA_HOME", ".local/share")
-	if err != nil {
+	// The XDG directories are consulted only for the defaults they feed, so
+	// that HOME is needed only when one of them is actually used.
+	var err error
+	if c.Home, err = absolute(getenv, "VIRTDEV_HOME", func() (string, error) {
+		return xdg("XDG_DATA_HOME", ".local/share")
+	}); err != nil {
 		return nil, err
 	}
-	cache, err := xdg("XDG_CACHE_HOME", ".cache")
-	if err != nil {
+	if c.Cache, err = absolute(getenv, "VIRTDEV_CACHE", func() (string, error) {
+		return xdg("XDG_CACHE_HOME", ".cache")
+	}); err != nil {
 		return nil, err
 	}
-	conf, err := xdg("XDG_CONFIG_HOME", ".config")
-	if err != nil {
+	if c.ConfigDir, err = xdg("XDG_CONFIG_HOME", ".config"); err != nil {
 		return nil, err
 	}
-
-	if c.Home, err = absolute(getenv, "VIRTDEV_HOME", filepath.Join(data, "virtdev")); err != nil {
-		return nil, err
-	}
-	if c.Cache, err = absolute(getenv, "VIRTDEV_CACHE", filepath.Join(cache, "virtdev")); err != nil {
-		return nil, err
-	}
-	c.ConfigDir = filepath.Join(conf, "virtdev")
-	if c.SSHKey, err = absolute(getenv, "VIRTDEV_SSH_KEY", filepath.Join(c.Home, "ssh", "id")); err != nil {
+	if c.SSHKey, err = absolute(getenv, "VIRTDEV_SSH_KEY", func() (string, error) {
+		return filepath.Join(c.Home, "ssh", "id"), nil
+	}); err != nil {
 		return nil, err
 	}
 	c.ISO = or(getenv("VIRTDEV_ISO"), filepath.Join(c.Cache, "virtdev.iso"))
@@ -186,10 +189,10 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-func absolute(getenv func(string) string, variable, fallback string) (string, error) {
+func absolute(getenv func(string) string, variable string, fallback func() (string, error)) (string, error) {
 	v := getenv(variable)
 	if v == "" {
-		return fallback, nil
+		return fallback()
 	}
 	if !filepath.IsAbs(v) {
 		return "", &Error{variable, v, "it must be an absolute path"}
@@ -197,11 +200,25 @@ func absolute(getenv func(string) string, variable, fallback string) (string, er
 	return filepath.Clean(v), nil
 }
 
-var sizePattern = regexp.MustCompile(`^[1-9][0-9]*[KMGT]?$`)
+// validSize matches ^[1-9][0-9]*[KMGT]?$, checked by hand like the names in
+// validate: a regular expression compiled at start-up is a measurable share
+// of a short program's run time.
+func validSize(v string) bool {
+	digits := strings.TrimRight(v, "KMGT")
+	if len(v)-len(digits) > 1 || digits == "" || digits[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 func diskSize(getenv func(string) string, variable, fallback string) (string, error) {
 	v := or(getenv(variable), fallback)
-	if !sizePattern.MatchString(v) {
+	if !validSize(v) {
 		return "", &Error{variable, v, "it must be a size such as 24G (a number with an optional K, M, G or T suffix)"}
 	}
 	return v, nil
@@ -231,15 +248,13 @@ func seconds(getenv func(string) string, variable string, fallback time.Duration
 	return time.Duration(n) * time.Second, nil
 }
 
-var dnsPattern = regexp.MustCompile(`^[0-9a-fA-F.:]+$`)
-
 func validDNS(v string) bool {
 	fields := strings.Fields(v)
 	if len(fields) == 0 {
 		return false
 	}
 	for _, f := range fields {
-		if !dnsPattern.MatchString(f) {
+		if _, err := netip.ParseAddr(f); err != nil {
 			return false
 		}
 	}

@@ -72,6 +72,12 @@ type Machine struct {
 	Console  string // serial console socket
 	Shutdown string // how the VM last ended, recorded from QMP
 	Manifest string // project-local backup manifest
+	// KnownHosts pins the guest's SSH host key, which the guest generates
+	// on its first boot; it goes with the machine's directory.
+	KnownHosts string
+	// SSHConfig is the OpenSSH configuration virtdev-ssh assembled for its
+	// latest connection.
+	SSHConfig string
 }
 
 func machine(name, dir string) Machine {
@@ -83,6 +89,9 @@ func machine(name, dir string) Machine {
 		Console:  filepath.Join(dir, "console.sock"),
 		Shutdown: filepath.Join(dir, "shutdown"),
 		Manifest: filepath.Join(dir, "manifest"),
+
+		KnownHosts: filepath.Join(dir, "known_hosts"),
+		SSHConfig:  filepath.Join(dir, "ssh_config"),
 	}
 }
 

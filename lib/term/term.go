@@ -77,7 +77,8 @@ func NewPalette(mode string, stderr *os.File, getenv func(string) string) *Palet
 		name = "xterm-256color"
 	}
 	info, err := terminfo.Load(name)
-	if err != nil || !info.Has(terminfo.SetAForeground) {
+	// Has reads boolean capabilities only; setaf is a string one.
+	if err != nil || len(info.Strings[terminfo.SetAForeground]) == 0 {
 		return &Palette{}
 	}
 	return &Palette{info: info}

@@ -39,7 +39,8 @@ match (or it is detached).
 Exit codes: 0 printed; 2 invalid project name; 3 project not found;
 4 no sealed base; 5 the project has no generation file; 6 a generation
 file is corrupt; 64 usage; 81 malformed environment variable.`,
-	Run: run,
+	Query: true,
+	Run:   run,
 }
 
 func main() { cli.Main(command) }

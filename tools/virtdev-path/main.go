@@ -51,7 +51,8 @@ staging copy; they have data, system-image, home-image, nvram and generation.
 Exit codes: 0 printed; 2 invalid project name; 3 project not found;
 4 the resource does not exist; 5 unknown resource; 64 usage;
 81 malformed environment variable.`,
-	Run: run,
+	Query: true,
+	Run:   run,
 }
 
 func main() { cli.Main(command) }

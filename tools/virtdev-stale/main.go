@@ -39,7 +39,8 @@ stale; without a sealed base, every attached project is.
 Exit codes: 0 listed (possibly nothing); 3 the base's generation file is
 corrupt; 4 a project's generation file is corrupt; 64 usage;
 81 malformed environment variable.`,
-	Run: run,
+	Query: true,
+	Run:   run,
 }
 
 func main() { cli.Main(command) }

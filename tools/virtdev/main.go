@@ -32,6 +32,7 @@ executable are preferred over those on PATH.
 Exit codes: 0 help; 64 no verb, unknown verb or unknown option;
 otherwise the exit code of the program run.`,
 	PassThrough: true,
+	Query:       true, // the program it runs handles signals itself
 	Epilogue:    verbList,
 	Run:         run,
 }

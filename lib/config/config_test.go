@@ -1,0 +1,331 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env is a fake environment: only the variables it names are set.
+func env(vars ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(vars); i += 2 {
+		m[vars[i]] = vars[i+1]
+	}
+	return func(name string) string { return m[name] }
+}
+
+// load reads the configuration against an empty host, so that nothing of the
+// machine running the test leaks into the answers.
+func load(t *testing.T, getenv func(string) string) *Config {
+	t.Helper()
+	c, err := Load(getenv)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	c.host = Host{Root: t.TempDir()}
+	return c
+}
+
+func TestDefaults(t *testing.T) {
+	c := load(t, env("HOME", "/home/u"))
+	for _, tc := range []struct{ name, got, want string }{
+		{"Home", c.Home, "/home/u/.local/share/virtdev"},
+		{"Cache", c.Cache, "/home/u/.cache/virtdev"},
+		{"ConfigDir", c.ConfigDir, "/home/u/.config/virtdev"},
+		{"SSHKey", c.SSHKey, "/home/u/.local/share/virtdev/ssh/id"},
+		{"ISO", c.ISO, "/home/u/.cache/virtdev/virtdev.iso"},
+		{"DNS", c.DNS, "9.9.9.9"},
+		{"SystemDiskSize", c.SystemDiskSize, "24G"},
+		{"HomeDiskSize", c.HomeDiskSize, "48G"},
+		{"Accel", c.Accel, AccelAuto},
+		{"Packages", c.Packages, ""},
+		{"Script", c.Script, ""},
+		{"Inventory", c.Inventory, ""},
+		{"ISOProfile", c.ISOProfile, ""},
+		{"OVMFCode", c.OVMFCode, ""},
+		{"OVMFVars", c.OVMFVars, ""},
+		{"Timezone", c.Timezone(), "UTC"},
+		{"Locale", c.Locale(), "en_US.UTF-8"},
+		{"Keymap", c.Keymap(), "us"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if c.MemoryMB != 4096 || c.CPUs != 4 {
+		t.Errorf("MemoryMB, CPUs = %d, %d, want 4096, 4", c.MemoryMB, c.CPUs)
+	}
+	if c.StopTimeout != 60*time.Second || c.WaitTimeout != 120*time.Second {
+		t.Errorf("StopTimeout, WaitTimeout = %v, %v, want 1m0s, 2m0s", c.StopTimeout, c.WaitTimeout)
+	}
+}
+
+func TestXDG(t *testing.T) {
+	c := load(t, env("HOME", "/home/u",
+		"XDG_DATA_HOME", "/data", "XDG_CACHE_HOME", "/cache", "XDG_CONFIG_HOME", "/conf"))
+	for _, tc := range []struct{ name, got, want string }{
+		{"Home", c.Home, "/data/virtdev"},
+		{"Cache", c.Cache, "/cache/virtdev"},
+		{"ConfigDir", c.ConfigDir, "/conf/virtdev"},
+		{"SSHKey", c.SSHKey, "/data/virtdev/ssh/id"},
+		{"ISO", c.ISO, "/cache/virtdev/virtdev.iso"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// The VIRTDEV_ variables win over XDG, and the defaults derived from them
+// follow them.
+func TestOverrides(t *testing.T) {
+	c := load(t, env("HOME", "/home/u", "XDG_DATA_HOME", "/data", "XDG_CACHE_HOME", "/cache",
+		"VIRTDEV_HOME", "/v//home/", "VIRTDEV_CACHE", "/v/cache",
+		"VIRTDEV_DNS", "1.1.1.1  2620:fe::fe", "VIRTDEV_VM_MEMORY", "1024", "VIRTDEV_VM_CPUS", "2",
+		"VIRTDEV_STOP_TIMEOUT", "5", "VIRTDEV_WAIT_TIMEOUT", "300",
+		"VIRTDEV_SYSTEM_DISK_SIZE", "10G", "VIRTDEV_HOME_DISK_SIZE", "512M", "VIRTDEV_ACCEL", "tcg",
+		"VIRTDEV_PACKAGES", "/p", "VIRTDEV_SCRIPT", "/s", "VIRTDEV_INVENTORY", "/i",
+		"VIRTDEV_ISO_PROFILE", "/prof", "OVMF_CODE", "/c.fd", "OVMF_VARS", "/v.fd",
+		"VIRTDEV_TIMEZONE", "Europe/Lisbon", "VIRTDEV_LOCALE", "pt_PT.UTF-8", "VIRTDEV_KEYMAP", "pt-latin1"))
+	for _, tc := range []struct{ name, got, want string }{
+		{"Home", c.Home, "/v/home"},
+		{"Cache", c.Cache, "/v/cache"},
+		{"SSHKey", c.SSHKey, "/v/home/ssh/id"},
+		{"ISO", c.ISO, "/v/cache/virtdev.iso"},
+		{"DNS", c.DNS, "1.1.1.1  2620:fe::fe"},
+		{"SystemDiskSize", c.SystemDiskSize, "10G"},
+		{"HomeDiskSize", c.HomeDiskSize, "512M"},
+		{"Accel", c.Accel, AccelTCG},
+		{"Packages", c.Packages, "/p"},
+		{"Script", c.Script, "/s"},
+		{"Inventory", c.Inventory, "/i"},
+		{"ISOProfile", c.ISOProfile, "/prof"},
+		{"OVMFCode", c.OVMFCode, "/c.fd"},
+		{"OVMFVars", c.OVMFVars, "/v.fd"},
+		{"Timezone", c.Timezone(), "Europe/Lisbon"},
+		{"Locale", c.Locale(), "pt_PT.UTF-8"},
+		{"Keymap", c.Keymap(), "pt-latin1"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if c.MemoryMB != 1024 || c.CPUs != 2 || c.StopTimeout != 5*time.Second || c.WaitTimeout != 300*time.Second {
+		t.Errorf("MemoryMB %d, CPUs %d, StopTimeout %v, WaitTimeout %v", c.MemoryMB, c.CPUs, c.StopTimeout, c.WaitTimeout)
+	}
+	c = load(t, env("HOME", "/home/u", "VIRTDEV_HOME", "/v", "VIRTDEV_SSH_KEY", "/keys/virtdev", "VIRTDEV_ISO", "/isos/a.iso"))
+	if c.SSHKey != "/keys/virtdev" || c.ISO != "/isos/a.iso" {
+		t.Errorf("SSHKey, ISO = %q, %q", c.SSHKey, c.ISO)
+	}
+	if got := c.Getenv("VIRTDEV_HOME"); got != "/v" {
+		t.Errorf("Getenv(VIRTDEV_HOME) = %q, want /v", got)
+	}
+}
+
+// HOME is needed only for the defaults derived from it.
+func TestHomeUnneededWhenEverythingIsSet(t *testing.T) {
+	c := load(t, env("XDG_DATA_HOME", "/d", "XDG_CACHE_HOME", "/c", "XDG_CONFIG_HOME", "/f"))
+	if c.Home != "/d/virtdev" {
+		t.Errorf("Home = %q", c.Home)
+	}
+	c = load(t, env("VIRTDEV_HOME", "/v", "VIRTDEV_CACHE", "/c", "XDG_CONFIG_HOME", "/f"))
+	if c.Home != "/v" || c.Cache != "/c" || c.ConfigDir != "/f/virtdev" {
+		t.Errorf("Home, Cache, ConfigDir = %q, %q, %q", c.Home, c.Cache, c.ConfigDir)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	for _, tc := range []struct{ variable, value string }{
+		{"VIRTDEV_VM_MEMORY", "4G"},
+		{"VIRTDEV_VM_MEMORY", "0"},
+		{"VIRTDEV_VM_MEMORY", "-1"},
+		{"VIRTDEV_VM_MEMORY", "+4096"},
+		{"VIRTDEV_VM_MEMORY", " 4096"},
+		{"VIRTDEV_VM_MEMORY", "4096.5"},
+		{"VIRTDEV_VM_MEMORY", "0x1000"},
+		{"VIRTDEV_VM_MEMORY", "99999999999999999999"},
+		{"VIRTDEV_VM_CPUS", "four"},
+		{"VIRTDEV_VM_CPUS", "0"},
+		{"VIRTDEV_STOP_TIMEOUT", "60s"},
+		{"VIRTDEV_STOP_TIMEOUT", "0"},
+		{"VIRTDEV_STOP_TIMEOUT", "-5"},
+		{"VIRTDEV_WAIT_TIMEOUT", "2m"},
+		{"VIRTDEV_WAIT_TIMEOUT", "1.5"},
+		{"VIRTDEV_SYSTEM_DISK_SIZE", "24GB"},
+		{"VIRTDEV_SYSTEM_DISK_SIZE", "0G"},
+		{"VIRTDEV_SYSTEM_DISK_SIZE", "G"},
+		{"VIRTDEV_SYSTEM_DISK_SIZE", "24GK"},
+		{"VIRTDEV_SYSTEM_DISK_SIZE", "024G"},
+		{"VIRTDEV_HOME_DISK_SIZE", "-48G"},
+		{"VIRTDEV_HOME_DISK_SIZE", "48 G"},
+		{"VIRTDEV_ACCEL", "KVM"},
+		{"VIRTDEV_ACCEL", "hvf"},
+		{"VIRTDEV_DNS", "dns.quad9.net"},
+		{"VIRTDEV_DNS", "9.9.9.9,1.1.1.1"},
+		{"VIRTDEV_DNS", "   "},
+		{"VIRTDEV_DNS", "cafe"},
+		{"VIRTDEV_DNS", "9.9.9"},
+		{"VIRTDEV_DNS", "9.9.9.9 ..."},
+		{"VIRTDEV_DNS", "1.2.3.456"},
+		{"VIRTDEV_HOME", "relative/virtdev"},
+		{"VIRTDEV_HOME", "~/virtdev"},
+		{"VIRTDEV_CACHE", "cache"},
+		{"VIRTDEV_SSH_KEY", "id_ed25519"},
+		{"XDG_DATA_HOME", "share"},
+		{"XDG_CACHE_HOME", "./cache"},
+		{"XDG_CONFIG_HOME", "config"},
+	} {
+		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
+			c, err := Load(env("HOME", "/home/u", tc.variable, tc.value))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Load = %+v, %v; want a *config.Error", c, err)
+			}
+			if e.Variable != tc.variable || e.Value != tc.value {
+				t.Errorf("error names %s=%q, want %s=%q", e.Variable, e.Value, tc.variable, tc.value)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.variable+"=") || !strings.Contains(msg, "unset "+tc.variable) {
+				t.Errorf("message does not name the variable and the fix:\n%s", msg)
+			}
+		})
+	}
+}
+
+func TestMissingHome(t *testing.T) {
+	_, err := Load(env())
+	var e *Error
+	if !errors.As(err, &e) || e.Variable != "HOME" {
+		t.Fatalf("Load without HOME = %v, want an error naming HOME", err)
+	}
+	if !strings.Contains(err.Error(), "XDG_DATA_HOME") || strings.Contains(err.Error(), "unset HOME") {
+		t.Errorf("message should say what HOME is needed for, and not suggest unsetting it:\n%s", err)
+	}
+}
+
+// fixture builds a host root with the given files; a value starting with
+// "-> " makes a symbolic link instead.
+func fixture(t *testing.T, files map[string]string) Host {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if target, ok := strings.CutPrefix(content, "-> "); ok {
+			err = os.Symlink(target, path)
+		} else {
+			err = os.WriteFile(path, []byte(content), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Host{Root: root}
+}
+
+func TestHostTimezone(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"debian file", map[string]string{"etc/timezone": "Europe/Berlin\n",
+			"etc/localtime": "-> /usr/share/zoneinfo/Asia/Tokyo"}, "Europe/Berlin"},
+		{"absolute link", map[string]string{"etc/localtime": "-> /usr/share/zoneinfo/America/New_York"}, "America/New_York"},
+		{"relative link", map[string]string{"etc/localtime": "-> ../usr/share/zoneinfo/Asia/Tokyo"}, "Asia/Tokyo"},
+		{"blank file, link", map[string]string{"etc/timezone": " \n", "etc/localtime": "-> /usr/share/zoneinfo/Etc/UTC"}, "Etc/UTC"},
+		{"copied file", map[string]string{"etc/localtime": "TZif2..."}, ""},
+		{"link elsewhere", map[string]string{"etc/localtime": "-> /opt/tz/Berlin"}, ""},
+		{"nothing", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fixture(t, tc.files)
+			if got := h.Timezone(); got != tc.want {
+				t.Errorf("Timezone() = %q, want %q", got, tc.want)
+			}
+			c := load(t, env("HOME", "/home/u"))
+			c.host = h
+			want := tc.want
+			if want == "" {
+				want = "UTC"
+			}
+			if got := c.Timezone(); got != want {
+				t.Errorf("Config.Timezone() = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestHostLocale(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		vars  []string
+		files map[string]string
+		want  string
+	}{
+		{"LC_ALL first", []string{"LC_ALL", "de_DE.UTF-8", "LANG", "fr_FR.UTF-8"}, nil, "de_DE.UTF-8"},
+		{"LC_ALL=C is skipped", []string{"LC_ALL", "C", "LANG", "fr_FR.UTF-8"}, nil, "fr_FR.UTF-8"},
+		{"LANG=POSIX falls to locale.conf", []string{"LANG", "POSIX"},
+			map[string]string{"etc/locale.conf": "LANG=pt_BR.UTF-8\n"}, "pt_BR.UTF-8"},
+		{"locale.conf before default/locale", nil, map[string]string{
+			"etc/locale.conf": "LC_TIME=C\nLANG=nl_NL.UTF-8\n", "etc/default/locale": "LANG=es_ES.UTF-8\n"}, "nl_NL.UTF-8"},
+		{"quoted default/locale", nil, map[string]string{"etc/default/locale": "#LANG=xx\nLANG=\"es_ES.UTF-8\"\n"}, "es_ES.UTF-8"},
+		{"C in the file counts as nothing", nil, map[string]string{
+			"etc/locale.conf": "LANG=C\n", "etc/default/locale": "LANG=POSIX\n"}, ""},
+		{"everything C", []string{"LC_ALL", "C", "LANG", "C"}, nil, ""},
+		{"nothing", nil, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fixture(t, tc.files)
+			if got := h.Locale(env(tc.vars...)); got != tc.want {
+				t.Errorf("Locale() = %q, want %q", got, tc.want)
+			}
+			c := load(t, env(append([]string{"HOME", "/home/u"}, tc.vars...)...))
+			c.host = h
+			want := tc.want
+			if want == "" {
+				want = "en_US.UTF-8"
+			}
+			if got := c.Locale(); got != want {
+				t.Errorf("Config.Locale() = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestHostKeymap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"vconsole", map[string]string{"etc/vconsole.conf": "FONT=lat2\nKEYMAP=de-latin1\n",
+			"etc/default/keyboard": "XKBLAYOUT=fr\n"}, "de-latin1"},
+		{"debian keyboard", map[string]string{"etc/default/keyboard": "XKBMODEL=pc105\nXKBLAYOUT=\"fr,us\"\n"}, "fr"},
+		{"empty keymap", map[string]string{"etc/vconsole.conf": "KEYMAP=\n", "etc/default/keyboard": "XKBLAYOUT='gb'\n"}, "gb"},
+		{"nothing", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fixture(t, tc.files)
+			if got := h.Keymap(); got != tc.want {
+				t.Errorf("Keymap() = %q, want %q", got, tc.want)
+			}
+			c := load(t, env("HOME", "/home/u"))
+			c.host = h
+			want := tc.want
+			if want == "" {
+				want = "us"
+			}
+			if got := c.Keymap(); got != want {
+				t.Errorf("Config.Keymap() = %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,109 @@
+// Package guest knows how a virtdev base is built: what the guest must
+// contain to keep virtdev's contract (user dev with the virtdev key, locked
+// passwords, passwordless sudo, hardened sshd whose host key is made on each
+// machine's first boot, hostname from fw_cfg, /home by label, networkd and
+// resolved, a working power button, serial autologin), and how a Debian
+// system with that contract is bootstrapped with mmdebstrap and laid out on
+// the two disks virtdev boots.
+//
+// The files and scripts the guest receives are rendered by pure functions so
+// they can be read and tested here; Build runs the host tools that turn them
+// into disk images.
+package guest
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// DefaultSuite is the Debian release a base is built from unless told.
+const DefaultSuite = "bookworm"
+
+// User is the guest account virtdev logs in as; its uid is fixed so that
+// files copied between guests and backups keep their owner.
+const (
+	User = "dev"
+	UID  = 1000
+)
+
+// FirmwareProjectName is the fw_cfg item virtdev-start fills with the
+// project name; the guest takes its hostname from it.
+const FirmwareProjectName = "opt/virtdev/project"
+
+// Settings are the choices that shape a base.
+type Settings struct {
+	Suite     string   // Debian release, e.g. bookworm
+	Mirror    string   // mmdebstrap mirror; empty means Debian's default
+	PublicKey string   // one OpenSSH authorized_keys line for dev
+	Timezone  string   // e.g. Europe/Berlin
+	Locale    string   // e.g. en_US.UTF-8
+	Keymap    string   // console keymap, e.g. us
+	DNS       []string // resolvers for systemd-resolved
+	Packages  []string // extra Debian packages (VIRTDEV_PACKAGES)
+	Script    string   // path of VIRTDEV_SCRIPT on the host, or ""
+}
+
+// SettingError names the setting a value was refused for.
+type SettingError struct {
+	Variable string
+	Value    string
+	Want     string
+}
+
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("%s=%q is not valid: %s", e.Variable, e.Value, e.Want)
+}
+
+var (
+	suitePattern    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	timezonePattern = regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`)
+	localePattern   = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?$`)
+	keymapPattern   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	dnsPattern      = regexp.MustCompile(`^[0-9a-fA-F.:]+$`)
+)
+
+// Check refuses values that would be pasted into guest files unsafely or
+// that cannot name what they claim to. Whether a zone or locale exists is
+// known only inside the new system; the setup script checks that.
+func (s Settings) Check() error {
+	if !suitePattern.MatchString(s.Suite) {
+		return &SettingError{"--suite", s.Suite, "a Debian release name such as bookworm"}
+	}
+	if strings.ContainsAny(s.Mirror, "\n\r") {
+		return &SettingError{"--mirror", s.Mirror, "one URL or sources line"}
+	}
+	if !timezonePattern.MatchString(s.Timezone) || strings.Contains(s.Timezone, "..") {
+		return &SettingError{"VIRTDEV_TIMEZONE", s.Timezone, "a zone name such as Europe/Berlin or UTC"}
+	}
+	if !localePattern.MatchString(s.Locale) {
+		return &SettingError{"VIRTDEV_LOCALE", s.Locale, "a locale name such as en_US.UTF-8"}
+	}
+	if !keymapPattern.MatchString(s.Keymap) {
+		return &SettingError{"VIRTDEV_KEYMAP", s.Keymap, "a console keymap name such as us or de-latin1"}
+	}
+	if len(s.DNS) == 0 {
+		return &SettingError{"VIRTDEV_DNS", "", "one or more IP addresses"}
+	}
+	for _, d := range s.DNS {
+		if !dnsPattern.MatchString(d) {
+			return &SettingError{"VIRTDEV_DNS", strings.Join(s.DNS, " "), "IP addresses separated by spaces"}
+		}
+	}
+	for _, p := range s.Packages {
+		if !packagePattern.MatchString(p) {
+			return &SettingError{"VIRTDEV_PACKAGES", p, "Debian package names"}
+		}
+	}
+	return nil
+}
+
+// needsLocales tells whether the locale must be generated: C.UTF-8 is built
+// into Debian's libc, the rest come from the locales package.
+func (s Settings) needsLocales() bool {
+	switch s.Locale {
+	case "C", "POSIX", "C.UTF-8", "C.utf8":
+		return false
+	}
+	return true
+}

@@ -1,0 +1,83 @@
+package guest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// packagePattern is a Debian package name, optionally with the apt suffixes
+// that pick an architecture, a version or a release.
+var packagePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?([=/][A-Za-z0-9.+~:_-]+)?$`)
+
+// PackageError points at the line of a package list that is wrong.
+type PackageError struct {
+	Line int
+	Word string
+}
+
+func (e *PackageError) Error() string {
+	return fmt.Sprintf("line %d: %q is not a Debian package name", e.Line, e.Word)
+}
+
+// ParsePackages reads a package list: names separated by spaces or new
+// lines, with everything after a # ignored. Duplicates are dropped.
+func ParsePackages(r io.Reader) ([]string, error) {
+	var names []string
+	seen := map[string]bool{}
+	scanner := bufio.NewScanner(r)
+	for line := 1; scanner.Scan(); line++ {
+		text, _, _ := strings.Cut(scanner.Text(), "#")
+		for _, word := range strings.Fields(text) {
+			if !packagePattern.MatchString(word) {
+				return nil, &PackageError{line, word}
+			}
+			if !seen[word] {
+				seen[word] = true
+				names = append(names, word)
+			}
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// basePackages is what the contract needs on top of Debian's required set,
+// and nothing more: the guest should build and boot fast.
+var basePackages = []string{
+	"linux-image-amd64",
+	"initramfs-tools",
+	"systemd-sysv",
+	"udev",
+	"dbus",              // logind needs it, and without logind the power button is ignored
+	"libpam-systemd",    // sessions for logind
+	"systemd-resolved",  // DNS from VIRTDEV_DNS
+	"libnss-myhostname", // the fw_cfg hostname resolves without touching /etc/hosts
+	"openssh-server",
+	"sudo",
+	"rsync",
+	"systemd-boot-efi", // the boot loader binary, kept in the guest so maintenance can update it
+}
+
+// AllPackages is everything mmdebstrap installs beyond the required set.
+func (s Settings) AllPackages() []string {
+	all := append([]string{}, basePackages...)
+	if s.needsLocales() {
+		all = append(all, "locales")
+	}
+	seen := map[string]bool{}
+	for _, p := range all {
+		seen[p] = true
+	}
+	for _, p := range s.Packages {
+		if !seen[p] {
+			seen[p] = true
+			all = append(all, p)
+		}
+	}
+	return all
+}

@@ -1,0 +1,93 @@
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"virtdev/lib/validate"
+)
+
+// FirstPort is where automatic SSH port assignment starts.
+const FirstPort = 2222
+
+// PortFree reports whether QEMU could bind the port on 127.0.0.1. Linux
+// refuses that bind when anything listens on the port at 127.0.0.1 or on a
+// wildcard address, which is exactly the conflict QEMU would meet.
+func PortFree(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return !errors.Is(err, syscall.EADDRINUSE)
+	}
+	l.Close()
+	return true
+}
+
+// ChoosePort finds the lowest port from first up that free accepts.
+func ChoosePort(first int, free func(int) bool) (int, error) {
+	for p := first; p <= validate.MaxPort; p++ {
+		if free(p) {
+			return p, nil
+		}
+	}
+	return 0, &PortError{Port: first, Auto: true, Exhausted: true}
+}
+
+// PortError is an SSH port another program holds.
+type PortError struct {
+	Port      int
+	Auto      bool // chosen automatically rather than given
+	Exhausted bool // no port at all was free
+	// Raced is set when the port was free at the check and taken by the
+	// time QEMU bound it; Unit and Ended then tell how QEMU went.
+	Raced bool
+	Unit  string
+	Ended string
+}
+
+func (e *PortError) Error() string {
+	switch {
+	case e.Exhausted:
+		return fmt.Sprintf("no free TCP port on 127.0.0.1 from %d to %d\nFree one, or give an explicit port: virtdev-start <project> <port>", e.Port, validate.MaxPort)
+	case e.Raced:
+		retry := "Retry; automatic assignment will pick the next free port."
+		if !e.Auto {
+			retry = "Retry with another port, or omit it to pick the lowest free one."
+		}
+		return fmt.Sprintf("port %d on 127.0.0.1 was taken by another program between virtdev's check and QEMU's bind (%s: %s)\n%s\nQEMU's own message: journalctl --user -u %s",
+			e.Port, e.Unit, e.Ended, retry, e.Unit)
+	}
+	return fmt.Sprintf("port %d on 127.0.0.1 is already in use\nSee who holds it: ss -tlnp 'sport = :%d'\nChoose another port, or omit it to pick the lowest free one from %d.", e.Port, e.Port, FirstPort)
+}
+
+// ReadPort reads a machine's port file.
+func ReadPort(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	text := strings.TrimSpace(string(data))
+	port, err := strconv.Atoi(text)
+	if err != nil || port < validate.MinPort || port > validate.MaxPort {
+		return 0, fmt.Errorf("port file %s holds %q, not a port", path, text)
+	}
+	return port, nil
+}
+
+// writePort replaces the port file in one step, so a reader never sees it
+// half written.
+func writePort(path string, port int) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

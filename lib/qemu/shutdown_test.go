@@ -1,0 +1,69 @@
+package qemu
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		event  *ShutdownEvent
+		signal string
+		want   string
+	}{
+		{"guest powered off", &ShutdownEvent{Guest: true, Reason: "guest-shutdown"}, "", Clean},
+		// A guest that powers off just as SIGTERM lands still shut down cleanly.
+		{"guest won the race", &ShutdownEvent{Guest: true, Reason: "guest-shutdown"}, "SIGTERM", Clean},
+		{"SIGTERM", &ShutdownEvent{Guest: false, Reason: "host-signal"}, "SIGTERM", Forced},
+		{"SIGKILL, no event", nil, "SIGKILL", Forced},
+		{"quit from elsewhere", &ShutdownEvent{Guest: false, Reason: "host-qmp-quit"}, "", Forced},
+		{"crash", nil, "", Unknown},
+	} {
+		got := classify(c.event, c.signal)
+		if got.How != c.want {
+			t.Errorf("%s: How = %q, want %q", c.name, got.How, c.want)
+		}
+		if c.event != nil && (got.Reason != c.event.Reason || got.Guest != c.event.Guest) {
+			t.Errorf("%s: event not kept: %+v", c.name, got)
+		}
+	}
+}
+
+func TestShutdownRecordRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shutdown")
+	want := Shutdown{How: Forced, Reason: "host-signal", Signal: "SIGTERM", Presses: 4, Exit: "exit status 0",
+		After: 10.2, Time: time.Date(2026, 4, 25, 14, 30, 22, 0, time.UTC)}
+	if err := WriteShutdown(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadShutdown(path)
+	if err != nil || got != want {
+		t.Fatalf("ReadShutdown = %+v, %v; want %+v", got, err, want)
+	}
+	if got.Clean() {
+		t.Error("a forced stop reads as clean")
+	}
+}
+
+func TestReadShutdownParses(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shutdown")
+	os.WriteFile(path, []byte(`{"how":"clean","guest":true,"reason":"guest-shutdown","after_seconds":4.1,"time":"2026-04-25T14:30:22Z"}`), 0o644)
+	got, err := ReadShutdown(path)
+	if err != nil || !got.Clean() || got.Reason != "guest-shutdown" || got.After != 4.1 {
+		t.Fatalf("ReadShutdown = %+v, %v", got, err)
+	}
+	for _, bad := range []string{`not json`, `{"how":"gentle"}`, `{}`} {
+		os.WriteFile(path, []byte(bad), 0o644)
+		if got, err := ReadShutdown(path); err == nil {
+			t.Errorf("accepted %q as %+v", bad, got)
+		}
+	}
+	if _, err := ReadShutdown(filepath.Join(dir, "none")); !errors.Is(err, ErrNoShutdown) {
+		t.Errorf("missing record: %v, want ErrNoShutdown", err)
+	}
+}

@@ -1,0 +1,149 @@
+package sshx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"virtdev/lib/layout"
+)
+
+// Source is one piece of the user's SSH configuration, and where it came
+// from (shown in the assembled file, so that ssh's "line N" errors can be
+// traced back).
+type Source struct {
+	Origin string
+	Text   []byte
+}
+
+// ConfigFiles reads the user's SSH configuration files for a machine,
+// highest priority first: the project's ssh_config, then the one for every
+// project. Missing files are skipped. The maintenance machine is no project
+// and has only the latter; a Host virtdev-maintenance block there reaches it.
+func ConfigFiles(l layout.Layout, name string) ([]Source, error) {
+	paths := []string{l.UserSSHConfig()}
+	if name != layout.Maintenance {
+		paths = []string{l.ProjectConfig(name).SSHConfig, l.UserSSHConfig()}
+	}
+	var sources []Source
+	for _, p := range paths {
+		text, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, Source{Origin: p, Text: text})
+	}
+	return sources, nil
+}
+
+// Alias is the host name ssh is given for a machine. Host blocks in the
+// user's configuration can match it; the real address comes from the
+// configuration. A bare project name could not serve, since names may
+// start with "-", which ssh refuses as a host name.
+func (t Target) Alias() string { return "virtdev-" + t.Name }
+
+// Assemble builds the configuration virtdev-ssh hands to ssh -F, so that
+// the user's ~/.ssh/config is never read: its ForwardAgent or ControlMaster
+// has no business with an untrusted guest.
+//
+// OpenSSH keeps the first value it reads for an option, so the file runs
+// from the strongest to the weakest setting:
+//
+//  1. where the machine is, which only virtdev knows (HostName, Port);
+//  2. the user's sources, in the order given (highest priority first);
+//  3. virtdev's defaults, which any source may override.
+//
+// Each source starts with "Match all", so a Host block left open at the end
+// of one source cannot swallow the next one's lines.
+//
+// The host key: the guest generates its ed25519 host key on its first boot,
+// so none can be known in advance. The first key seen is pinned
+// (StrictHostKeyChecking accept-new) in the machine's own known_hosts under
+// a fixed alias, so a port reassigned at the next start does not matter,
+// while a different key later means something else answers on the port
+// (another user's machine or program, after ours stopped) and ssh refuses
+// to talk to it. The file lives in the machine's directory, so recreating
+// the project, which brings a new guest and a new key, starts afresh.
+func Assemble(t Target, sources []Source) ([]byte, error) {
+	key, err := configPath(t.Key)
+	if err != nil {
+		return nil, err
+	}
+	knownHosts, err := configPath(t.Machine.KnownHosts)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Assembled by virtdev-ssh for %s; rewritten on every connection.\n\n", t.Name)
+	fmt.Fprintf(&b, "# Where the machine is.\nHostName %s\nPort %d\n", Host, t.Port)
+	for _, s := range sources {
+		fmt.Fprintf(&b, "\n# From %s\nMatch all\n", strings.ReplaceAll(s.Origin, "\n", " "))
+		b.Write(s.Text)
+		if len(s.Text) > 0 && s.Text[len(s.Text)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	fmt.Fprintf(&b, `
+# virtdev's defaults.
+Match all
+User dev
+IdentityFile %s
+IdentitiesOnly yes
+HostKeyAlias %s
+UserKnownHostsFile %s
+GlobalKnownHostsFile /dev/null
+StrictHostKeyChecking accept-new
+CheckHostIP no
+ForwardAgent no
+ForwardX11 no
+ControlMaster no
+ControlPath none
+PermitLocalCommand no
+LogLevel ERROR
+`, key, t.Alias(), knownHosts)
+	return b.Bytes(), nil
+}
+
+// configPath quotes a path for an ssh_config line: double quotes keep
+// spaces, and %% keeps ssh's token expansion away from a literal %.
+func configPath(p string) (string, error) {
+	if strings.ContainsAny(p, "\n\r\"") {
+		return "", fmt.Errorf("the path %q cannot be written into an SSH configuration (it holds a quote or a line break); choose another VIRTDEV_HOME or VIRTDEV_SSH_KEY", p)
+	}
+	return `"` + strings.ReplaceAll(p, "%", "%%") + `"`, nil
+}
+
+// WriteConfig replaces the machine's assembled configuration atomically,
+// mode 600 (trigger output may hold secrets). ssh reads it once, at start.
+//
+// It is a file, not a pipe or memfd behind /dev/fd/N, because ssh closes
+// every inherited descriptor above stderr before it reads its
+// configuration. It has a fixed place in the machine's directory, not a
+// temporary name, because virtdev-ssh replaces itself with ssh and is not
+// there afterwards to remove anything: one file per machine, removed with
+// it, never piles up, and shows the user what ssh was told.
+func WriteConfig(m layout.Machine, config []byte) error {
+	f, err := os.CreateTemp(m.Dir, ".ssh_config.tmp-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	_, err = f.Write(config)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, m.SSHConfig)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("cannot write %s: %w", m.SSHConfig, err)
+	}
+	return nil
+}

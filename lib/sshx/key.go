@@ -1,0 +1,166 @@
+// Package sshx is how virtdev talks SSH to its machines: the key pair, the
+// checks every connecting program makes before it connects, the OpenSSH
+// configuration virtdev-ssh assembles, the pre-ssh and post-ssh triggers, and
+// the readiness probe behind virtdev-wait.
+package sshx
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/ssh"
+
+	"virtdev/lib/cli"
+)
+
+// ErrKeyExists is returned by GenerateKey when either file of the pair is
+// already there.
+var ErrKeyExists = errors.New("key exists")
+
+// KeyExistsError names the file that made GenerateKey refuse.
+type KeyExistsError struct {
+	Path string
+}
+
+func (e *KeyExistsError) Error() string { return e.Path + " already exists" }
+func (e *KeyExistsError) Unwrap() error { return ErrKeyExists }
+
+// GenerateKey writes a new ed25519 pair in OpenSSH format: the private key at
+// private (mode 600) and the authorized_keys line at public (mode 644),
+// creating missing directories with mode 700.
+//
+// It never replaces a file: both are first written in full to temporary
+// files beside their targets, then hard-linked into place, which fails if
+// the target appeared meanwhile. An interrupt therefore leaves either no
+// key or a complete one; only a crash between the two links can leave a
+// private key without its public half, which ssh-keygen -y recovers.
+func GenerateKey(private, public, comment string) error {
+	for _, p := range []string{private, public} {
+		if _, err := os.Lstat(p); err == nil {
+			return &KeyExistsError{Path: p}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	// MarshalAuthorizedKey ends the line with a newline; the comment goes
+	// before it.
+	line := ssh.MarshalAuthorizedKey(sshPub)
+	line = append(line[:len(line)-1], " "+comment+"\n"...)
+
+	for _, p := range []string{private, public} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+	}
+	privTemp, err := writeTemp(private, pem.EncodeToMemory(block), 0o600)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(privTemp)
+	pubTemp, err := writeTemp(public, line, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(pubTemp)
+
+	if err := publish(privTemp, private); err != nil {
+		return err
+	}
+	if err := publish(pubTemp, public); err != nil {
+		os.Remove(private)
+		return err
+	}
+	return nil
+}
+
+// writeTemp writes data, synced, to a new file in the directory of target.
+func writeTemp(target string, data []byte, mode fs.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	if err := f.Chmod(mode); err == nil {
+		if _, err = f.Write(data); err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			return name, nil
+		}
+	}
+	f.Close()
+	os.Remove(name)
+	return "", fmt.Errorf("cannot write %s: %w", name, err)
+}
+
+// publish links temp to target, refusing to replace an existing target.
+func publish(temp, target string) error {
+	if err := os.Link(temp, target); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return &KeyExistsError{Path: target}
+		}
+		return err
+	}
+	return nil
+}
+
+// CheckKey makes sure the private key at path is there and readable by its
+// owner only, as ssh itself insists, before a program tries to use it: exit
+// 77 when it is missing, 78 when its mode is anything but 600 or 400.
+func CheckKey(path string) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cli.Errorf(cli.ExitKeyMissing,
+			"SSH key not found: %s\nGenerate one with: virtdev-key\n(or set VIRTDEV_SSH_KEY to the key you use)", path)
+	}
+	if err != nil {
+		return cli.Wrap(cli.ExitKeyMissing, err, "cannot read SSH key %s", path)
+	}
+	if !info.Mode().IsRegular() {
+		return cli.Errorf(cli.ExitKeyMissing,
+			"SSH key %s is not a regular file\nPoint VIRTDEV_SSH_KEY at a private key file, or generate one with: virtdev-key", path)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 && perm != 0o400 {
+		return cli.Errorf(cli.ExitKeyPermissions,
+			"SSH key permissions too open: %s has mode %03o; it must be 600 or 400\nFix with: chmod 600 %s", path, perm, path)
+	}
+	return nil
+}
+
+// LoadSigner reads an unencrypted private key for the readiness probe.
+func LoadSigner(path string) (ssh.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ssh.ParsePrivateKey(data)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		return nil, fmt.Errorf("%s is protected by a passphrase; virtdev needs a key without one (virtdev-key makes such a key)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a private key OpenSSH can read: %w", path, err)
+	}
+	return signer, nil
+}

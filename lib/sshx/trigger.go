@@ -1,0 +1,121 @@
+package sshx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"virtdev/lib/cli"
+	"virtdev/lib/layout"
+)
+
+// Trigger events.
+const (
+	PreSSH  = "pre-ssh"
+	PostSSH = "post-ssh"
+)
+
+// Triggers finds the executable trigger scripts for event that apply to a
+// machine, in the order they fire: the system's, then the project's (the
+// maintenance machine has only the system's). A file that is there but not
+// executable is skipped with a warning rather than silently: its owner
+// meant it to run.
+func Triggers(l layout.Layout, name, event string, warnf func(string, ...any)) []string {
+	paths := []string{l.Trigger(event)}
+	if name != layout.Maintenance {
+		paths = append(paths, l.ProjectConfig(name).Trigger(event))
+	}
+	var found []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			warnf("%s trigger %s skipped: %v", event, p, err)
+		case !info.Mode().IsRegular():
+			warnf("%s trigger %s skipped: not a regular file", event, p)
+		case info.Mode().Perm()&0o111 == 0:
+			warnf("%s trigger %s skipped: not executable (make it so with: chmod +x %s)", event, p, p)
+		default:
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+// TriggerEnv is the environment triggers run in: the caller's, plus what
+// they need to know about the connection, replacing any stale values (an
+// environment with a name twice means whichever its reader finds first).
+func TriggerEnv(environ []string, t Target) []string {
+	env := make([]string, 0, len(environ)+3)
+	for _, kv := range environ {
+		switch name, _, _ := strings.Cut(kv, "="); name {
+		case "VIRTDEV_PROJECT", "VIRTDEV_PORT", "VIRTDEV_SSH_KEY", "VIRTDEV_SSH_EXIT":
+		default:
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"VIRTDEV_PROJECT="+t.Name,
+		"VIRTDEV_PORT="+strconv.Itoa(t.Port),
+		"VIRTDEV_SSH_KEY="+t.Key,
+	)
+}
+
+// RunPreSSH fires the pre-ssh triggers in order and returns what they
+// printed as configuration sources, highest priority first, i.e. in the
+// reverse of firing order: the project's trigger outranks the system's.
+//
+// Triggers get no standard input, which belongs to ssh (virtdev-ssh p --
+// bash -s < script); one that must ask the user can open /dev/tty. Their
+// stderr is the user's. A trigger that exits non-zero, or cannot be run,
+// refuses the connection: exit 80.
+func RunPreSSH(ctx context.Context, triggers, env []string, stderr io.Writer) ([]Source, error) {
+	var sources []Source
+	for _, path := range triggers {
+		var out bytes.Buffer
+		if err := runTrigger(ctx, path, env, &out, stderr); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, cli.Errorf(cli.ExitTriggerRefused,
+				"pre-ssh trigger %s refused the connection: %v\nIts own messages, if any, are above. Fix it, or move it away to connect without it.",
+				path, err)
+		}
+		sources = append([]Source{{Origin: path, Text: out.Bytes()}}, sources...)
+	}
+	return sources, nil
+}
+
+// RunPostSSH fires the post-ssh triggers once ssh has ended, with ssh's
+// exit status in VIRTDEV_SSH_EXIT. Their output is not wanted (stdout may
+// be the remote command's, piped somewhere), and a failure is only a
+// warning: the session is over either way.
+func RunPostSSH(ctx context.Context, triggers, env []string, sshExit int, stderr io.Writer, warnf func(string, ...any)) {
+	env = append(env[:len(env):len(env)], "VIRTDEV_SSH_EXIT="+strconv.Itoa(sshExit))
+	for _, path := range triggers {
+		if err := runTrigger(ctx, path, env, io.Discard, stderr); err != nil {
+			warnf("post-ssh trigger %s failed: %v", path, err)
+		}
+	}
+}
+
+func runTrigger(ctx context.Context, path string, env []string, stdout, stderr io.Writer) error {
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Env = env
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("it ended with %s", exit.ProcessState)
+	}
+	return err
+}

@@ -1,0 +1,135 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Exit codes the suite pins; each program documents them in its --help.
+const (
+	createExists       = 6
+	startRunning       = 6
+	startBaseChanged   = 11
+	stopNotRunning     = 4
+	stopForced         = 6
+	sshNotRunning      = 4
+	sealAlreadySealed  = 4
+	bootstrapInstalled = 3
+)
+
+// TestLifecycle takes a user from nothing to a shell in a VM and back, on a
+// real guest: key, bootstrap, seal, create, start, wait, ssh, stop, and the
+// refusals in between.
+func TestLifecycle(t *testing.T) {
+	s := newSuite(t)
+	s.installation(t)
+	s.refuses(t, bootstrapInstalled, "already exists", "virtdev-bootstrap")
+	s.ok(t, time.Minute, "virtdev-seal")
+	base := s.path(t, "base")
+	sealed := checksums(t, base)
+	s.refuses(t, sealAlreadySealed, "already sealed", "virtdev-seal")
+
+	const p = "e2e-p"
+	s.ok(t, time.Minute, "virtdev-create", p)
+	s.refuses(t, createExists, "already exists", "virtdev-create", p)
+
+	booted := time.Now()
+	port := strings.TrimSpace(s.ok(t, time.Minute, "virtdev-start", p))
+	if port == "" {
+		t.Fatal("virtdev-start printed no port")
+	}
+	s.refuses(t, startRunning, "already running", "virtdev-start", p)
+	s.ok(t, 6*time.Minute, "virtdev-wait", p)
+	t.Logf("FIGURE boot to SSH (start to wait returning): %s", time.Since(booted).Round(100*time.Millisecond))
+
+	if got := strings.TrimSpace(s.ok(t, time.Minute, "virtdev-ssh", p, "hostname")); got != p {
+		t.Fatalf("the guest's hostname is %q, want the project name %q", got, p)
+	}
+	s.ok(t, time.Minute, "virtdev-ssh", p, "--", "echo kept > /home/dev/marker && sync")
+
+	stopped := time.Now()
+	r := s.run(t, 3*time.Minute, "virtdev-stop", p)
+	if r.code != 0 || !strings.Contains(r.stderr, "clean") {
+		t.Fatalf("virtdev-stop right after wait: exit %d, want 0 and a clean guest poweroff:\n%s", r.code, r.stderr)
+	}
+	t.Logf("FIGURE stop right after wait: %s", time.Since(stopped).Round(100*time.Millisecond))
+	if _, err := os.Stat(s.path(t, p, "port")); !os.IsNotExist(err) {
+		t.Errorf("the port file outlived the VM: %v", err)
+	}
+
+	s.refuses(t, stopNotRunning, "not running", "virtdev-stop", p)
+	s.refuses(t, sshNotRunning, "not running", "virtdev-ssh", p, "true")
+
+	// The home disk keeps what the user wrote across a reboot.
+	s.ok(t, time.Minute, "virtdev-start", p)
+	s.ok(t, 6*time.Minute, "virtdev-wait", p)
+	if got := strings.TrimSpace(s.ok(t, time.Minute, "virtdev-ssh", p, "cat", "/home/dev/marker")); got != "kept" {
+		t.Fatalf("/home/dev/marker holds %q after a reboot, want %q", got, "kept")
+	}
+	if r := s.run(t, 3*time.Minute, "virtdev-stop", p); r.code != 0 {
+		t.Fatalf("second stop: exit %d:\n%s", r.code, r.stderr)
+	}
+
+	// A base resealed since the project was made is refused at start. The
+	// generation is bumped by hand, as a reseal would.
+	generation := filepath.Join(base, "generation")
+	original, err := os.ReadFile(generation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewriteSealed(t, generation, "999\n")
+	s.refuses(t, startBaseChanged, "virtdev-recreate", "virtdev-start", p)
+	rewriteSealed(t, generation, string(original))
+
+	if err := sameSums(sealed, checksums(t, base)); err != nil {
+		t.Errorf("the sealed base changed: %v", err)
+	}
+}
+
+// TestForcedStop proves a guest that ignores the power button is stopped
+// all the same, and reported as forced rather than clean.
+func TestForcedStop(t *testing.T) {
+	s := newSuite(t)
+	s.installation(t)
+	s.ok(t, time.Minute, "virtdev-seal")
+	const p = "e2e-deaf"
+	s.ok(t, time.Minute, "virtdev-create", p)
+	s.ok(t, time.Minute, "virtdev-start", p)
+	s.ok(t, 6*time.Minute, "virtdev-wait", p)
+	s.ok(t, time.Minute, "virtdev-ssh", p, "--",
+		"sudo mkdir -p /etc/systemd/logind.conf.d && "+
+			"printf '[Login]\\nHandlePowerKey=ignore\\n' | sudo tee /etc/systemd/logind.conf.d/deaf.conf >/dev/null && "+
+			"sudo systemctl restart systemd-logind")
+
+	started := time.Now()
+	r := s.with("VIRTDEV_STOP_TIMEOUT=10").run(t, 3*time.Minute, "virtdev-stop", p)
+	if r.code != stopForced || !strings.Contains(r.stderr, "forced") {
+		t.Fatalf("virtdev-stop of a guest ignoring the power button: exit %d, want %d and a forced stop:\n%s", r.code, stopForced, r.stderr)
+	}
+	if took := time.Since(started); took < 10*time.Second {
+		t.Errorf("forced after %s, before VIRTDEV_STOP_TIMEOUT=10 ran out", took)
+	}
+	if _, err := os.Stat(s.path(t, p, "port")); !os.IsNotExist(err) {
+		t.Errorf("the port file outlived the VM: %v", err)
+	}
+	s.refuses(t, stopNotRunning, "not running", "virtdev-stop", p)
+}
+
+// rewriteSealed rewrites a sealed (444) file, as only a reseal would.
+func rewriteSealed(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,316 @@
+// Command virtdev-bootstrap builds a Debian base straight from packages.
+//
+//	virtdev-bootstrap [OPTIONS]
+//
+// It writes $VIRTDEV_HOME/installation/{system.qcow2,home.qcow2,nvram} with
+// mmdebstrap — no ISO, no installer machine — ready for virtdev-seal. The
+// system disk carries an ESP, an XBOOTLDR partition and an ext4 root, booted
+// by OVMF and systemd-boot; the home disk is one ext4 filesystem labelled
+// home. The guest keeps virtdev's contract: user dev with the virtdev public
+// key, locked passwords, passwordless sudo, sshd with public keys only and a
+// host key made on each machine's first boot, hostname from fw_cfg,
+// networkd and resolved, the ACPI power button, serial-console autologin.
+//
+// As an unprivileged user the build runs in a user namespace through the
+// user's subordinate ids (/etc/subuid, /etc/subgid); as root it runs
+// directly. The guest is installed and laid out on raw disks under $TMPDIR,
+// the qcow2 images are written to a scratch directory beside installation/
+// and renamed into place at the end, so a failure or an interrupt leaves
+// nothing behind. On success stdout holds the installation directory, and
+// nothing else.
+//
+// Exit codes: 0 built; 3 installation/ already exists; 4 the public key is
+// malformed; 5 no subordinate ids for a rootless build; 6 a host program is
+// missing; 7 no UEFI firmware; 8 bad VIRTDEV_PACKAGES file; 9 bad
+// VIRTDEV_SCRIPT file; 10 mmdebstrap failed; 11 VIRTDEV_SCRIPT failed in the
+// guest; 12 the disks could not be assembled; 13 the scratch directory or
+// the result could not be written or removed; 64 usage; 75 another virtdev
+// program holds the lock; 77 the public key is missing; 81 a malformed
+// environment variable; 130 interrupted.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+
+	"virtdev/lib/cli"
+	"virtdev/lib/config"
+	"virtdev/lib/firmware"
+	"virtdev/lib/guest"
+	"virtdev/lib/layout"
+	"virtdev/lib/lock"
+)
+
+const (
+	exitExists       = 3
+	exitBadKey       = 4
+	exitNoSubIDs     = 5
+	exitMissingTool  = 6
+	exitNoFirmware   = 7
+	exitBadPackages  = 8
+	exitBadScript    = 9
+	exitBootstrap    = 10
+	exitScriptFailed = 11
+	exitAssemble     = 12
+	exitScratch      = 13
+	programName      = "virtdev-bootstrap"
+	subuidFile       = "/etc/subuid"
+	subgidFile       = "/etc/subgid"
+)
+
+type options struct {
+	Suite  string `long:"suite" value-name:"SUITE" default:"bookworm" description:"Debian release to install"`
+	Mirror string `long:"mirror" value-name:"URL" description:"mirror to install from, e.g. a local one (default: Debian's)"`
+}
+
+var opts options
+
+var command = cli.Command{
+	Name:    programName,
+	Summary: "Build a Debian base (installation/) from packages with mmdebstrap.",
+	Description: `Writes $VIRTDEV_HOME/installation/{system.qcow2,home.qcow2,nvram}: a Debian
+system installed straight from packages with mmdebstrap, no ISO and no
+installer machine. Seal it with virtdev-seal before creating projects.
+
+The system disk is GPT: an ESP (vfat) with systemd-boot as the removable-media
+loader, an XBOOTLDR partition (vfat) with the kernel and initrd, and the ext4
+root. The home disk is one ext4 filesystem labelled home, holding /home/dev.
+The images are thin qcow2; nvram is a copy of the firmware's variable store.
+
+The guest: user dev (uid 1000) with the virtdev public key, every password
+locked, passwordless sudo, sshd accepting dev's public key only (its ed25519
+host key is generated on each machine's first boot), hostname from the fw_cfg
+item opt/virtdev/project, /home mounted by label, systemd-networkd (DHCP) and
+systemd-resolved, dbus and logind for the ACPI power button, autologin of dev
+on the serial console, bash, rsync and sudo.
+
+Run it as an unprivileged user (the build maps the guest's users through your
+subordinate ids in /etc/subuid and /etc/subgid) or as root. The guest is
+installed under $TMPDIR (about 2 GB); the images are finished in a scratch
+directory beside installation/ and moved into place at the end: a failure or
+an interrupt leaves nothing behind. Progress goes to stderr; on success
+stdout holds the installation directory and nothing else.
+
+--mirror takes what mmdebstrap takes: a URL such as http://localhost:3142/debian
+or a whole sources.list line. The guest's apt sources then name that mirror
+only; without --mirror they name deb.debian.org with the -updates and
+-security suites.
+
+Environment:
+  VIRTDEV_SSH_KEY           the key whose .pub dev accepts (virtdev-key makes it)
+  VIRTDEV_TIMEZONE          time zone (default: the host's, else UTC)
+  VIRTDEV_LOCALE            locale (default: the host's, else en_US.UTF-8)
+  VIRTDEV_KEYMAP            console keymap (default: the host's, else us)
+  VIRTDEV_DNS               resolvers for the guest (default: 9.9.9.9)
+  VIRTDEV_PACKAGES          file naming extra packages, separated by spaces or
+                            new lines; # starts a comment
+  VIRTDEV_SCRIPT            script run as root inside the new system, after
+                            the packages are installed
+  VIRTDEV_SYSTEM_DISK_SIZE  system disk size (default: 24G)
+  VIRTDEV_HOME_DISK_SIZE    home disk size (default: 48G)
+  OVMF_CODE, OVMF_VARS      firmware pair (default: discovered)
+
+Exit codes:
+  0   built
+  3   installation/ already exists
+  4   the public key is malformed
+  5   no subordinate ids for a rootless build
+  6   a host program is missing
+  7   no UEFI firmware found
+  8   the VIRTDEV_PACKAGES file is unreadable or names something that is not
+      a package
+  9   the VIRTDEV_SCRIPT file is missing, not a regular file, or too large
+  10  mmdebstrap failed (downloading, installing or setting up the guest)
+  11  VIRTDEV_SCRIPT failed inside the new system
+  12  the disks could not be partitioned, formatted or converted
+  13  the scratch directory or the result could not be written or removed
+  64  usage error
+  75  another virtdev program holds the lock
+  77  the public key is missing
+  81  a malformed environment variable
+  130 interrupted`,
+	Options: &opts,
+	Run:     run,
+}
+
+func main() { cli.Main(command) }
+
+func run(env *cli.Env, args []string) error {
+	if err := cli.Positionals(args, 0, 0); err != nil {
+		return err
+	}
+	c, err := env.Config()
+	if err != nil {
+		return err
+	}
+	l := layout.New(c)
+	settings, err := readSettings(c, l)
+	if err != nil {
+		return err
+	}
+	systemSize, homeSize, err := diskSizes(c)
+	if err != nil {
+		return err
+	}
+
+	held, err := lock.Acquire(l, programName)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	dest := l.Installation()
+	if _, err := os.Lstat(dest.Dir); err == nil {
+		return cli.Errorf(exitExists, "an installation already exists: %s\nSeal it (virtdev-seal) or remove it (rm -r %s) before building another.",
+			dest.Dir, guest.Quote(dest.Dir))
+	}
+
+	tools, err := guest.FindTools()
+	if err != nil {
+		return cli.Wrap(exitMissingTool, err, "cannot build a base")
+	}
+	rootless := os.Geteuid() != 0
+	if rootless {
+		if err := checkSubordinateIDs(); err != nil {
+			return err
+		}
+	}
+	fw, err := firmware.Discover(firmware.HostEnvironment(env.Getenv))
+	if err != nil {
+		return cli.Wrap(exitNoFirmware, err, "cannot build a base")
+	}
+
+	build := guest.Build{
+		Settings:   settings,
+		Dest:       dest,
+		NVRAM:      fw.Vars,
+		SystemSize: systemSize,
+		HomeSize:   homeSize,
+		Rootless:   rootless,
+		Tools:      tools,
+		Stage:      env.Stagef,
+		Log:        env.Stderr,
+	}
+	if err := build.Run(env.Ctx); err != nil {
+		return buildError(env.Ctx, err)
+	}
+	env.Stagef("Built %s; seal it with: virtdev-seal", dest.Dir)
+	fmt.Fprintln(env.Stdout, dest.Dir)
+	return nil
+}
+
+// readSettings gathers everything that shapes the guest and checks it
+// before any work starts.
+func readSettings(c *config.Config, l layout.Layout) (guest.Settings, error) {
+	s := guest.Settings{
+		Suite:    opts.Suite,
+		Mirror:   opts.Mirror,
+		Timezone: c.Timezone(),
+		Locale:   c.Locale(),
+		Keymap:   c.Keymap(),
+		DNS:      strings.Fields(c.DNS),
+		Script:   c.Script,
+	}
+	if err := s.Check(); err != nil {
+		var serr *guest.SettingError
+		if errors.As(err, &serr) && strings.HasPrefix(serr.Variable, "--") {
+			return s, cli.Usage("%s", err)
+		}
+		return s, cli.Errorf(cli.ExitConfig, "%s\nFix the value or unset the variable to use the default.", err)
+	}
+	data, err := os.ReadFile(l.SSHPublicKey())
+	if errors.Is(err, os.ErrNotExist) {
+		return s, cli.Errorf(cli.ExitKeyMissing, "no virtdev public key at %s\nCreate the key pair with: virtdev-key", l.SSHPublicKey())
+	}
+	if err != nil {
+		return s, cli.Wrap(exitBadKey, err, "cannot read the virtdev public key")
+	}
+	if s.PublicKey, err = guest.ParsePublicKey(data); err != nil {
+		return s, cli.Wrap(exitBadKey, err, "%s is not a usable public key", l.SSHPublicKey())
+	}
+	if c.Packages != "" {
+		data, err := os.ReadFile(c.Packages)
+		if err != nil {
+			return s, cli.Wrap(exitBadPackages, err, "cannot read the package list VIRTDEV_PACKAGES")
+		}
+		if s.Packages, err = guest.ParsePackages(bytes.NewReader(data)); err != nil {
+			return s, cli.Wrap(exitBadPackages, err, "VIRTDEV_PACKAGES=%s", c.Packages)
+		}
+	}
+	if c.Script != "" {
+		info, err := os.Stat(c.Script)
+		if err != nil {
+			return s, cli.Wrap(exitBadScript, err, "cannot use VIRTDEV_SCRIPT")
+		}
+		if !info.Mode().IsRegular() {
+			return s, cli.Errorf(exitBadScript, "VIRTDEV_SCRIPT=%s is not a regular file", c.Script)
+		}
+		if info.Size() > guest.MaxScript {
+			return s, cli.Errorf(exitBadScript, "VIRTDEV_SCRIPT=%s is larger than %d KiB; let it fetch or copy what it needs instead", c.Script, guest.MaxScript>>10)
+		}
+	}
+	return s, nil
+}
+
+func diskSizes(c *config.Config) (system, home int64, err error) {
+	for _, d := range []struct {
+		variable, value string
+		size            *int64
+		check           func(int64) (guest.Disk, error)
+	}{
+		{"VIRTDEV_SYSTEM_DISK_SIZE", c.SystemDiskSize, &system, guest.SystemDisk},
+		{"VIRTDEV_HOME_DISK_SIZE", c.HomeDiskSize, &home, guest.HomeDisk},
+	} {
+		n, err := guest.ParseSize(d.value)
+		if err == nil {
+			_, err = d.check(n)
+		}
+		if err != nil {
+			return 0, 0, cli.Errorf(cli.ExitConfig, "%s=%s: %s\nSet a larger size or unset it to use the default.", d.variable, d.value, err)
+		}
+		*d.size = n
+	}
+	return system, home, nil
+}
+
+func checkSubordinateIDs() error {
+	uid := os.Getuid()
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	if err := guest.CheckSubordinateIDs(name, uid, subuidFile, subgidFile); err != nil {
+		return cli.Errorf(exitNoSubIDs, "cannot build rootless: %s", err)
+	}
+	return nil
+}
+
+func buildError(ctx context.Context, err error) error {
+	outcome := "Nothing was left behind"
+	var left *guest.LeftoverError
+	if errors.As(err, &left) {
+		outcome = left.Error()
+	}
+	if ctx.Err() != nil {
+		return cli.Errorf(cli.ExitInterrupted, "interrupted\n%s.", outcome)
+	}
+	code := exitAssemble
+	var step *guest.StepError
+	if errors.As(err, &step) {
+		code = map[guest.Step]int{
+			guest.StepScratch:   exitScratch,
+			guest.StepBootstrap: exitBootstrap,
+			guest.StepScript:    exitScriptFailed,
+			guest.StepAssemble:  exitAssemble,
+			guest.StepInstall:   exitScratch,
+		}[step.Step]
+	} else if left != nil {
+		code = exitScratch
+	}
+	return cli.Errorf(code, "%s\n%s; fix the cause and run %s again.", err, outcome, programName)
+}
