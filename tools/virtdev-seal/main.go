@@ -70,11 +70,11 @@ func run(env *cli.Env, args []string) error {
 	defer held.Release()
 
 	inst, sys := l.Installation(), l.System()
-	if _, err := os.Stat(inst.Dir); err != nil {
-		return cli.Errorf(exitNoInstallation, "no installation to seal: %s does not exist\nBuild one first: virtdev-bootstrap (Debian) or virtdev-iso && virtdev-install (Arch)", inst.Dir)
-	}
 	if _, err := os.Stat(sys.Dir); err == nil {
 		return cli.Errorf(exitAlreadySealed, "a base is already sealed at %s\nTo replace it, update it with virtdev-maintain; or remove it by hand (projects derived from it stop booting): rm -rf %s", sys.Dir, sys.Dir)
+	}
+	if _, err := os.Stat(inst.Dir); err != nil {
+		return cli.Errorf(exitNoInstallation, "no installation to seal: %s does not exist\nBuild one first: virtdev-bootstrap (Debian) or virtdev-iso && virtdev-install (Arch)", inst.Dir)
 	}
 	if missing, ok := base.MissingFile(inst); ok {
 		return cli.Errorf(exitMissingFile, "the installation is incomplete: %s is missing\nRebuild it: rm -rf %s && virtdev-bootstrap", missing, inst.Dir)
