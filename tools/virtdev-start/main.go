@@ -162,7 +162,7 @@ func run(env *cli.Env, args []string) error {
 // base than the sealed one: QEMU would compose them silently and corrupt
 // the file systems.
 func checkGeneration(l layout.Layout, name string) error {
-	recreate := fmt.Sprintf("Transfer your data and recreate the project on the current base:\n    virtdev-destroy %s && virtdev-create %s", name, name)
+	recreate := fmt.Sprintf("Rebuild it on the current base, keeping the paths its backup manifest lists:\n    virtdev-recreate %s", name)
 	var corrupt *project.CorruptError
 	own, err := project.ReadGeneration(l.Project(name).Generation, true)
 	switch {
@@ -170,8 +170,8 @@ func checkGeneration(l layout.Layout, name string) error {
 		return cli.Errorf(exitNoGeneration, "project %q has no generation file %s\nWithout it nothing tells which base its disks belong to.\n%s",
 			name, l.Project(name).Generation, recreate)
 	case errors.As(err, &corrupt):
-		return cli.Errorf(exitBadGeneration, "%v\nRepair it by hand (it holds the base generation the project was created on, or \"detached\"), or recreate:\n    virtdev-destroy %s && virtdev-create %s",
-			err, name, name)
+		return cli.Errorf(exitBadGeneration, "%v\nRepair it by hand (it holds the base generation the project was created on, or \"detached\"), or:\n%s",
+			err, recreate)
 	case err != nil:
 		return cli.Wrap(exitBadGeneration, err, "cannot read the generation of %q", name)
 	case own.Detached:
@@ -207,7 +207,7 @@ func explain(name string, err error) error {
 	)
 	switch {
 	case errors.As(err, &missing):
-		return cli.Errorf(exitMissingFile, "project %q is damaged: %v\nRestore the file, or transfer your data and recreate the project:\n    virtdev-destroy %s && virtdev-create %s", name, err, name, name)
+		return cli.Errorf(exitMissingFile, "project %q is damaged: %v\nRestore the file, or rebuild the project on the current base:\n    virtdev-recreate %s", name, err, name)
 	case errors.As(err, &setup), errors.As(err, &fw):
 		return cli.Wrap(exitHostSetup, err, "cannot start %s", name)
 	case errors.As(err, &running):
