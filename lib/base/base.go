@@ -6,10 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
-	"virtdev/lib/image"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 )
@@ -119,17 +119,13 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 	defer os.RemoveAll(scratch) // a no-op once renamed into place
 	in := func(path string) string { return filepath.Join(scratch, filepath.Base(path)) }
 
-	// qemu-img takes most of the time; the two disks do not depend on each
-	// other, so they are made at once.
-	errs := make(chan error, 2)
-	go func() { errs <- image.CreateDelta(ctx, in(m.SystemImage), sys.SystemImage) }()
-	go func() { errs <- image.CreateDelta(ctx, in(m.HomeImage), sys.HomeImage) }()
-	copyErr := copyFile(sys.NVRAM, in(m.NVRAM), 0o644)
-	if copyErr == nil {
-		copyErr = project.WriteGeneration(in(m.Generation), g, 0o644)
+	if err := makeDeltas(ctx, l, sys, in(m.SystemImage), in(m.HomeImage)); err != nil {
+		return err
 	}
-	err = errors.Join(<-errs, <-errs, copyErr)
-	if err != nil {
+	if err := copyFile(sys.NVRAM, in(m.NVRAM), 0o644); err != nil {
+		return err
+	}
+	if err := project.WriteGeneration(in(m.Generation), g, 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(scratch, m.Dir); err != nil {
@@ -141,10 +137,21 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 	return nil
 }
 
+// copyFile copies within the kernel (copy_file_range), without passing the
+// data through this process.
 func copyFile(src, dst string, perm os.FileMode) error {
-	data, err := os.ReadFile(src)
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(dst, data, perm)
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -179,6 +179,10 @@ func (p ProjectConfig) Trigger(event string) string {
 	return filepath.Join(p.Dir, "triggers", event)
 }
 
+// DeltaTemplates caches empty deltas over the sealed base, which
+// virtdev-create copies instead of running qemu-img for every project.
+func (l Layout) DeltaTemplates() string { return filepath.Join(l.Cache, "deltas") }
+
 // ISOWork and ISOProfile are mkarchiso's scratch directories.
 func (l Layout) ISOWork() string    { return filepath.Join(l.Cache, "work") }
 func (l Layout) ISOProfile() string { return filepath.Join(l.Cache, "profile") }

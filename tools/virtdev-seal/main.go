@@ -96,6 +96,9 @@ func run(env *cli.Env, args []string) error {
 	if err := base.Seal(l, g); err != nil {
 		return cli.Wrap(exitSealFailed, err, "sealing failed; the installation in %s is as it was", inst.Dir)
 	}
+	if err := base.WarmDeltas(env.Ctx, l); err != nil {
+		env.Warnf("could not prepare the empty disk deltas in %s (each virtdev-create will make its own): %v", l.DeltaTemplates(), err)
+	}
 	if err := os.Remove(inst.Dir); err != nil {
 		return leftovers(inst.Dir, sys.Dir)
 	}

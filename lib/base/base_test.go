@@ -1,0 +1,113 @@
+package base
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"virtdev/lib/layout"
+	"virtdev/lib/project"
+)
+
+func sealedBase(t *testing.T) layout.Layout {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("needs qemu-img")
+	}
+	root := t.TempDir()
+	l := layout.Layout{Home: filepath.Join(root, "home"), Cache: filepath.Join(root, "cache")}
+	sys := l.System()
+	if err := os.MkdirAll(sys.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for path, size := range map[string]string{sys.SystemImage: "64M", sys.HomeImage: "32M"} {
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", path, size).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img: %v: %s", err, out)
+		}
+	}
+	if err := os.WriteFile(sys.NVRAM, []byte("vars"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func derive(t *testing.T, l layout.Layout, name string) layout.Machine {
+	t.Helper()
+	if err := Derive(context.Background(), l, name, project.Generation{Number: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return l.Project(name)
+}
+
+func read(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// The cached deltas must be exactly what qemu-img would have written for
+// the project, or a copy would not be a faithful stand-in.
+func TestDeriveCopiesWhatQemuImgWrites(t *testing.T) {
+	l := sealedBase(t)
+	first := derive(t, l, "first")
+	entries, err := os.ReadDir(l.DeltaTemplates())
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("after one create the cache holds %v (%v), want one pair", entries, err)
+	}
+	second := derive(t, l, "second")
+	fresh := filepath.Join(t.TempDir(), "fresh.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+		"-b", l.System().HomeImage, fresh).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	if !bytes.Equal(read(t, second.HomeImage), read(t, fresh)) {
+		t.Error("the copied home delta differs from a fresh qemu-img delta")
+	}
+	if !bytes.Equal(read(t, first.SystemImage), read(t, second.SystemImage)) {
+		t.Error("two projects' system deltas differ")
+	}
+	if bytes.Equal(read(t, second.SystemImage), read(t, second.HomeImage)) {
+		t.Error("the system and home deltas are the same file: one points at the wrong image")
+	}
+}
+
+// A rebuilt base is new files; templates of the old one must not be used.
+func TestDeriveIgnoresTemplatesOfAnotherBase(t *testing.T) {
+	l := sealedBase(t)
+	derive(t, l, "before")
+	sys := l.System()
+	os.Remove(sys.HomeImage)
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", sys.HomeImage, "48M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v: %s", err, out)
+	}
+	after := derive(t, l, "after")
+	out, err := exec.Command("qemu-img", "info", "--output=json", after.HomeImage).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"virtual-size": 50331648`)) {
+		t.Errorf("the home delta over the rebuilt 48M base has the old size:\n%s", out)
+	}
+	entries, _ := os.ReadDir(l.DeltaTemplates())
+	if len(entries) != 1 {
+		t.Errorf("the cache keeps %d entries, want only the current base's", len(entries))
+	}
+}
+
+// A cache that cannot be written only costs time.
+func TestDeriveWithoutWritableCache(t *testing.T) {
+	l := sealedBase(t)
+	if err := os.WriteFile(l.Cache, nil, 0o644); err != nil { // a file where the directory should be
+		t.Fatal(err)
+	}
+	m := derive(t, l, "p")
+	if _, err := os.Stat(m.SystemImage); err != nil {
+		t.Fatal(err)
+	}
+}
