@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"virtdev/lib/config"
+	"virtdev/lib/guest"
 )
 
 // Accelerators QEMU runs a machine with.
@@ -34,9 +35,6 @@ type Command struct {
 	Monitor      string
 	Console      string
 }
-
-// FWCfgProject is the fw_cfg entry the guest reads its hostname from.
-const FWCfgProject = "opt/virtdev/project"
 
 // Args is the full argv, program first.
 func (c Command) Args() []string {
@@ -75,7 +73,7 @@ func (c Command) Args() []string {
 		"-mon", "chardev=qmp,mode=control",
 		"-chardev", "socket,id=console,server=on,wait=off,path="+escape(c.Console),
 		"-serial", "chardev:console",
-		"-fw_cfg", "name="+FWCfgProject+",string="+escape(c.Name),
+		"-fw_cfg", "name="+guest.FirmwareProjectName+",string="+escape(c.Name),
 	)
 	return args
 }

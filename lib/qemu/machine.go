@@ -176,6 +176,13 @@ func Start(ctx context.Context, units *unit.Manager, m layout.Machine, o StartOp
 		FirmwareCode: o.Firmware.Code, NVRAM: m.NVRAM, SystemImage: m.SystemImage, HomeImage: m.HomeImage,
 		Port: port, Monitor: m.Monitor, Console: m.Console,
 	}
+	// Written before QEMU starts, so that the unit's ExecStopPost always
+	// runs after it: written later, a QEMU that died in between would
+	// leave a port file claiming a stopped machine runs.
+	if err := writePort(m.Port, port); err != nil {
+		err = fmt.Errorf("cannot write the port file %s: %w", m.Port, err)
+		return 0, errors.Join(err, removeRuntime(m))
+	}
 	err = units.StartTransient(ctx, name, unit.Transient{
 		Description: "virtdev machine " + m.Name,
 		Command:     cmd.Args(),
@@ -187,10 +194,6 @@ func Start(ctx context.Context, units *unit.Manager, m layout.Machine, o StartOp
 		return 0, errors.Join(err, removeRuntime(m))
 	}
 	if err := awaitBoot(ctx, units, name, m, port, o.Port == 0); err != nil {
-		return 0, errors.Join(err, rollback(ctx, units, name, m))
-	}
-	if err := writePort(m.Port, port); err != nil {
-		err = fmt.Errorf("cannot write the port file %s: %w", m.Port, err)
 		return 0, errors.Join(err, rollback(ctx, units, name, m))
 	}
 	return port, nil

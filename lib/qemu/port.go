@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"virtdev/lib/validate"
@@ -62,20 +61,6 @@ func (e *PortError) Error() string {
 			e.Port, e.Unit, e.Ended, retry, e.Unit)
 	}
 	return fmt.Sprintf("port %d on 127.0.0.1 is already in use\nSee who holds it: ss -tlnp 'sport = :%d'\nChoose another port, or omit it to pick the lowest free one from %d.", e.Port, e.Port, FirstPort)
-}
-
-// ReadPort reads a machine's port file.
-func ReadPort(path string) (int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	text := strings.TrimSpace(string(data))
-	port, err := strconv.Atoi(text)
-	if err != nil || port < validate.MinPort || port > validate.MaxPort {
-		return 0, fmt.Errorf("port file %s holds %q, not a port", path, text)
-	}
-	return port, nil
 }
 
 // writePort replaces the port file in one step, so a reader never sees it
