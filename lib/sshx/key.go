@@ -98,20 +98,21 @@ func writeTemp(target string, data []byte, mode fs.FileMode) (string, error) {
 		return "", err
 	}
 	name := f.Name()
-	if err := f.Chmod(mode); err == nil {
-		if _, err = f.Write(data); err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			return name, nil
-		}
+	err = f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(data)
 	}
-	f.Close()
-	os.Remove(name)
-	return "", fmt.Errorf("cannot write %s: %w", name, err)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("cannot write %s: %w", target, err)
+	}
+	return name, nil
 }
 
 // publish links temp to target, refusing to replace an existing target.
@@ -127,7 +128,8 @@ func publish(temp, target string) error {
 
 // CheckKey makes sure the private key at path is there and readable by its
 // owner only, as ssh itself insists, before a program tries to use it: exit
-// 77 when it is missing, 78 when its mode is anything but 600 or 400.
+// 77 when it is missing, 78 when its group or others have any access, as
+// OpenSSH itself would refuse it then.
 func CheckKey(path string) error {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -141,9 +143,9 @@ func CheckKey(path string) error {
 		return cli.Errorf(cli.ExitKeyMissing,
 			"SSH key %s is not a regular file\nPoint VIRTDEV_SSH_KEY at a private key file, or generate one with: virtdev-key", path)
 	}
-	if perm := info.Mode().Perm(); perm != 0o600 && perm != 0o400 {
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
 		return cli.Errorf(cli.ExitKeyPermissions,
-			"SSH key permissions too open: %s has mode %03o; it must be 600 or 400\nFix with: chmod 600 %s", path, perm, path)
+			"SSH key permissions too open: %s has mode %03o; no one but you may have access\nFix with: chmod 600 %s", path, perm, path)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func TestCheckKey(t *testing.T) {
 	for mode, want := range map[os.FileMode]int{
 		0o600: 0, 0o400: 0,
 		0o644: cli.ExitKeyPermissions, 0o640: cli.ExitKeyPermissions,
-		0o700: cli.ExitKeyPermissions, 0o604: cli.ExitKeyPermissions,
+		0o700: 0, 0o604: cli.ExitKeyPermissions, 0o610: cli.ExitKeyPermissions,
 	} {
 		os.Chmod(key, mode)
 		err := CheckKey(key)
