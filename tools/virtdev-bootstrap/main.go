@@ -301,15 +301,17 @@ func buildError(ctx context.Context, err error) error {
 	}
 	code := exitAssemble
 	var step *guest.StepError
-	if errors.As(err, &step) {
-		code = map[guest.Step]int{
-			guest.StepScratch:   exitScratch,
-			guest.StepBootstrap: exitBootstrap,
-			guest.StepScript:    exitScriptFailed,
-			guest.StepAssemble:  exitAssemble,
-			guest.StepInstall:   exitScratch,
-		}[step.Step]
-	} else if left != nil {
+	switch {
+	case errors.As(err, &step):
+		switch step.Step {
+		case guest.StepBootstrap:
+			code = exitBootstrap
+		case guest.StepScript:
+			code = exitScriptFailed
+		case guest.StepScratch, guest.StepInstall:
+			code = exitScratch
+		}
+	case left != nil:
 		code = exitScratch
 	}
 	return cli.Errorf(code, "%s\n%s; fix the cause and run %s again.", err, outcome, programName)
