@@ -41,6 +41,7 @@ var command = cli.Command{
   port          the SSH port file (exists while the VM runs)
   monitor       the QMP socket
   console       the serial console socket
+  shutdown      the record of how the VM last ended (JSON, from virtdev-stop)
   backups       the backup snapshots directory
   manifest      the backup manifest in force
   config        the project's configuration directory
@@ -112,7 +113,7 @@ func basePath(b layout.Base, name, resource string) (string, error) {
 }
 
 var projectResources = []string{"data", "system-image", "home-image", "nvram", "generation",
-	"port", "monitor", "console", "backups", "manifest", "config"}
+	"port", "monitor", "console", "shutdown", "backups", "manifest", "config"}
 
 func projectPath(l layout.Layout, name, resource string) (string, error) {
 	if err := validate.ProjectName(name); err != nil {
@@ -139,6 +140,8 @@ func projectPath(l layout.Layout, name, resource string) (string, error) {
 		return m.Monitor, nil
 	case "console":
 		return m.Console, nil
+	case "shutdown":
+		return m.Shutdown, nil
 	case "backups":
 		return l.Backups(name), nil
 	case "config":
