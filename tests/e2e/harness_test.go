@@ -68,6 +68,7 @@ func newSuite(t *testing.T) *suite {
 		"VIRTDEV_STOP_TIMEOUT=60",
 		"NO_COLOR=1",
 	)
+	s.env = append(s.env, baseSettings...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("kept for inspection: %s", root)
@@ -75,7 +76,29 @@ func newSuite(t *testing.T) *suite {
 		}
 		os.RemoveAll(root)
 	})
+	// Registered last, so it runs first: a test that failed halfway must
+	// not leave its VMs running under the user's manager.
+	t.Cleanup(func() { s.stopAll(t) })
 	return s
+}
+
+// baseSettings pin everything the host would otherwise lend a new base, so
+// that a cached base is the one this host's settings would build.
+var baseSettings = []string{
+	"VIRTDEV_TIMEZONE=UTC",
+	"VIRTDEV_LOCALE=en_US.UTF-8",
+	"VIRTDEV_KEYMAP=us",
+	"VIRTDEV_DNS=9.9.9.9",
+}
+
+// stopAll stops every project of the suite that still runs.
+func (s *suite) stopAll(t *testing.T) {
+	entries, _ := os.ReadDir(filepath.Join(s.root, "data", "projects"))
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(s.root, "data", "projects", e.Name(), "port")); err == nil {
+			s.with("VIRTDEV_STOP_TIMEOUT=10").run(t, 2*time.Minute, "virtdev-stop", e.Name())
+		}
+	}
 }
 
 // filteredEnviron drops the caller's virtdev settings so the suite's own
@@ -183,27 +206,18 @@ func (s *suite) installation(t *testing.T) {
 		home, _ := os.UserHomeDir()
 		cacheRoot = filepath.Join(home, ".cache", "virtdev-e2e")
 	}
-	key, err := fileHash(filepath.Join(s.bin, "virtdev-bootstrap"))
+	key, err := fileHash(filepath.Join(s.bin, "virtdev-bootstrap"), strings.Join(baseSettings, "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	entry := filepath.Join(cacheRoot, key)
 	data := filepath.Join(s.root, "data")
-	inst := filepath.Join(data, "installation")
 	cached := []string{"system.qcow2", "home.qcow2", "nvram", "id", "id.pub"}
 
 	if _, err := os.Stat(filepath.Join(entry, "complete")); err == nil {
 		t.Logf("using the base cached in %s", entry)
 		for _, name := range cached {
-			dst := filepath.Join(inst, name)
-			mode := os.FileMode(0o644)
-			if strings.HasPrefix(name, "id") {
-				dst, mode = filepath.Join(data, "ssh", name), 0o644
-				if name == "id" {
-					mode = 0o600
-				}
-			}
-			if err := copyFile(filepath.Join(entry, name), dst, mode); err != nil {
+			if err := copyFile(filepath.Join(entry, name), cachedPlace(data, name), cachedMode(name)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -217,14 +231,10 @@ func (s *suite) installation(t *testing.T) {
 
 	// Written beside its final name and renamed, so a run killed mid-copy
 	// never leaves a cache entry that looks complete.
-	os.RemoveAll(cacheRoot) // one entry at a time: bases are large
+	pruneCache(cacheRoot) // one entry at a time: bases are large
 	scratch := entry + ".partial"
 	for _, name := range cached {
-		src := filepath.Join(inst, name)
-		if strings.HasPrefix(name, "id") {
-			src = filepath.Join(data, "ssh", name)
-		}
-		if err := copyFile(src, filepath.Join(scratch, name), 0o644); err != nil {
+		if err := copyFile(cachedPlace(data, name), filepath.Join(scratch, name), cachedMode(name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,7 +246,37 @@ func (s *suite) installation(t *testing.T) {
 	}
 }
 
-func fileHash(path string) (string, error) {
+// cachedPlace is where a cached file belongs in a suite's VIRTDEV_HOME.
+func cachedPlace(data, name string) string {
+	if strings.HasPrefix(name, "id") {
+		return filepath.Join(data, "ssh", name)
+	}
+	return filepath.Join(data, "installation", name)
+}
+
+// cachedMode keeps the private key private, in the cache as in use.
+func cachedMode(name string) os.FileMode {
+	if name == "id" {
+		return 0o600
+	}
+	return 0o644
+}
+
+// pruneCache removes the suite's own older entries (hex names), and
+// nothing else that may share the directory.
+func pruneCache(root string) {
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".partial")
+		if _, err := hex.DecodeString(name); err == nil && len(name) == 16 {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
+}
+
+// fileHash fingerprints a file, and any extra text that shapes what it
+// stands for.
+func fileHash(path string, extra ...string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -245,6 +285,9 @@ func fileHash(path string) (string, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
+	}
+	for _, x := range extra {
+		io.WriteString(h, x)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }

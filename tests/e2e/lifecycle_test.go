@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,13 +52,25 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("the guest's hostname is %q, want the project name %q", got, p)
 	}
 	s.ok(t, time.Minute, "virtdev-ssh", p, "--", "echo kept > /home/dev/marker && sync")
+	hostKey := s.hostKey(t, p)
+	firstHostKey = hostKey
 
+	s.stopsCleanly(t, p)
+
+	// A stop right after wait, as a script would issue it: the guest is
+	// still settling, and the power button must be pressed until it
+	// listens.
+	s.ok(t, time.Minute, "virtdev-start", p)
+	s.ok(t, 6*time.Minute, "virtdev-wait", p)
 	stopped := time.Now()
 	r := s.run(t, 3*time.Minute, "virtdev-stop", p)
-	if r.code != 0 || !strings.Contains(r.stderr, "clean") {
-		t.Fatalf("virtdev-stop right after wait: exit %d, want 0 and a clean guest poweroff:\n%s", r.code, r.stderr)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "clean" {
+		t.Fatalf("virtdev-stop right after wait: exit %d, stdout %q; want 0 and \"clean\":\n%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("FIGURE stop right after wait: %s", time.Since(stopped).Round(100*time.Millisecond))
+	if rec := s.shutdown(t, p); rec.How != "clean" || !rec.Guest {
+		t.Errorf("shutdown record %+v, want a clean stop by the guest", rec)
+	}
 	if _, err := os.Stat(s.path(t, p, "port")); !os.IsNotExist(err) {
 		t.Errorf("the port file outlived the VM: %v", err)
 	}
@@ -71,9 +84,10 @@ func TestLifecycle(t *testing.T) {
 	if got := strings.TrimSpace(s.ok(t, time.Minute, "virtdev-ssh", p, "cat", "/home/dev/marker")); got != "kept" {
 		t.Fatalf("/home/dev/marker holds %q after a reboot, want %q", got, "kept")
 	}
-	if r := s.run(t, 3*time.Minute, "virtdev-stop", p); r.code != 0 {
-		t.Fatalf("second stop: exit %d:\n%s", r.code, r.stderr)
+	if again := s.hostKey(t, p); again != hostKey {
+		t.Errorf("the guest's host key changed across a reboot: %q, then %q", hostKey, again)
 	}
+	s.stopsCleanly(t, p)
 
 	// A base resealed since the project was made is refused at start. The
 	// generation is bumped by hand, as a reseal would.
@@ -97,10 +111,17 @@ func TestForcedStop(t *testing.T) {
 	s := newSuite(t)
 	s.installation(t)
 	s.ok(t, time.Minute, "virtdev-seal")
+	base := s.path(t, "base")
+	sealed := checksums(t, base)
 	const p = "e2e-deaf"
 	s.ok(t, time.Minute, "virtdev-create", p)
 	s.ok(t, time.Minute, "virtdev-start", p)
 	s.ok(t, 6*time.Minute, "virtdev-wait", p)
+	// Every machine makes its own host key on first boot; none comes with
+	// the base.
+	if key := s.hostKey(t, p); firstHostKey != "" && key == firstHostKey {
+		t.Errorf("two machines from one base share the host key %q: it was baked into the base", key)
+	}
 	s.ok(t, time.Minute, "virtdev-ssh", p, "--",
 		"sudo mkdir -p /etc/systemd/logind.conf.d && "+
 			"printf '[Login]\\nHandlePowerKey=ignore\\n' | sudo tee /etc/systemd/logind.conf.d/deaf.conf >/dev/null && "+
@@ -108,8 +129,11 @@ func TestForcedStop(t *testing.T) {
 
 	started := time.Now()
 	r := s.with("VIRTDEV_STOP_TIMEOUT=10").run(t, 3*time.Minute, "virtdev-stop", p)
-	if r.code != stopForced || !strings.Contains(r.stderr, "forced") {
-		t.Fatalf("virtdev-stop of a guest ignoring the power button: exit %d, want %d and a forced stop:\n%s", r.code, stopForced, r.stderr)
+	if r.code != stopForced || strings.TrimSpace(r.stdout) != "forced" {
+		t.Fatalf("virtdev-stop of a guest ignoring the power button: exit %d, stdout %q; want %d and \"forced\":\n%s", r.code, r.stdout, stopForced, r.stderr)
+	}
+	if rec := s.shutdown(t, p); rec.How != "forced" || rec.Guest {
+		t.Errorf("shutdown record %+v, want a forced stop, not the guest's", rec)
 	}
 	if took := time.Since(started); took < 10*time.Second {
 		t.Errorf("forced after %s, before VIRTDEV_STOP_TIMEOUT=10 ran out", took)
@@ -118,6 +142,50 @@ func TestForcedStop(t *testing.T) {
 		t.Errorf("the port file outlived the VM: %v", err)
 	}
 	s.refuses(t, stopNotRunning, "not running", "virtdev-stop", p)
+	if err := sameSums(sealed, checksums(t, base)); err != nil {
+		t.Errorf("the sealed base changed: %v", err)
+	}
+}
+
+// stopsCleanly stops a project and expects the guest's own poweroff.
+func (s *suite) stopsCleanly(t *testing.T, project string) {
+	t.Helper()
+	if out := strings.TrimSpace(s.ok(t, 3*time.Minute, "virtdev-stop", project)); out != "clean" {
+		t.Fatalf("virtdev-stop %s printed %q, want \"clean\"", project, out)
+	}
+}
+
+// firstHostKey is the host key of TestLifecycle's machine, for
+// TestForcedStop to compare with; empty when that test did not get so far.
+var firstHostKey string
+
+// hostKey reads the guest's public ed25519 host key.
+func (s *suite) hostKey(t *testing.T, project string) string {
+	t.Helper()
+	fields := strings.Fields(s.ok(t, time.Minute, "virtdev-ssh", project, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"))
+	if len(fields) < 2 {
+		t.Fatalf("%s has no ed25519 host key", project)
+	}
+	return fields[1]
+}
+
+// shutdownRecord is what virtdev-stop records of how a machine ended.
+type shutdownRecord struct {
+	How   string `json:"how"`
+	Guest bool   `json:"guest"`
+}
+
+func (s *suite) shutdown(t *testing.T, project string) shutdownRecord {
+	t.Helper()
+	data, err := os.ReadFile(s.path(t, project, "shutdown"))
+	if err != nil {
+		t.Fatalf("no shutdown record: %v", err)
+	}
+	var rec shutdownRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatalf("shutdown record: %v", err)
+	}
+	return rec
 }
 
 // rewriteSealed rewrites a sealed (444) file, as only a reseal would.
