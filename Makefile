@@ -19,10 +19,10 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
 GO       ?= go
-# -trimpath makes builds reproducible across checkouts; the e2e suite keys
-# its cached base on the virtdev-bootstrap binary. (Not GOFLAGS: the go
-# command reads that variable from the environment itself.)
-BUILDFLAGS ?= -trimpath
+# Reproducible across checkouts and commits (no paths, no VCS stamp): the
+# e2e suite keys its cached base on the virtdev-bootstrap binary. (Not
+# GOFLAGS: the go command reads that variable from the environment itself.)
+BUILDFLAGS ?= -trimpath -buildvcs=false
 E2E_TIMEOUT ?= 80m
 
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
@@ -56,10 +56,15 @@ test-all: check e2e
 
 man: $(MANPAGES)
 
+# Written to a temporary file first: a page scdoc rejects must not be left
+# behind, half written, as an up-to-date target.
 man/%: man/%.scd
-	scdoc < $< > $@
+	scdoc < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
-install: build man
+# Installs what `make` built, without building: `sudo make install` must not
+# run the Go toolchain as root.
+install: man
+	@for p in $(PROGRAMS); do [ -x bin/$$p ] || { echo "bin/$$p is missing: run make first" >&2; exit 1; }; done
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(addprefix bin/,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
 	for page in $(MANPAGES); do \
@@ -89,7 +94,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/virtdev $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROGRAMS))
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_virtdev $(DESTDIR)$(FISHCOMPDIR)/virtdev.fish
 
-demo: build
+demo:
 	./scripts/demo
 
 bench: build
