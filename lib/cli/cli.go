@@ -56,6 +56,7 @@ type Env struct {
 	Stderr  io.Writer
 	Getenv  func(string) string
 	Palette *term.Palette
+	Color   string // the --color mode asked for: yes, no or auto
 	Prompt  *prompt.Prompter
 	Ctx     context.Context // cancelled by SIGINT, SIGTERM or SIGHUP
 
@@ -143,6 +144,7 @@ func (c Command) Execute(env *Env, args []string, stderrFile *os.File) int {
 		}
 		return c.report(env, Usage("%s", err.Error()))
 	}
+	env.Color = common.Color
 	if common.Color != mode {
 		env.Palette = term.NewPalette(common.Color, stderrFile, env.Getenv)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/dispatch"
+	"virtdev/lib/term"
 )
 
 var command = cli.Command{
@@ -64,6 +65,10 @@ func run(env *cli.Env, args []string) error {
 	if !ok {
 		return cli.Usage("%q is not a virtdev verb: no %s%s beside %s or on PATH\nList the verbs with: virtdev --help",
 			verb, dispatch.Prefix, verb, dispatch.SelfDir())
+	}
+	// virtdev --color=no start p means the same as virtdev-start --color=no p.
+	if env.Color != term.ModeAuto {
+		rest = append([]string{"--color=" + env.Color}, rest...)
 	}
 	err := syscall.Exec(program, append([]string{dispatch.Prefix + verb}, rest...), os.Environ())
 	return cli.Wrap(cli.ExitFailure, err, "cannot run %s", program)
