@@ -84,6 +84,7 @@ install: man
 	if [ -f completions/virtdev.fish ]; then \
 		install -d $(DESTDIR)$(FISHCOMPDIR); \
 		install -m 644 completions/virtdev.fish $(DESTDIR)$(FISHCOMPDIR)/virtdev.fish; \
+		for p in $(PROGRAMS); do [ $$p = virtdev ] || ln -sf virtdev.fish $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; done; \
 	fi
 
 uninstall:
@@ -92,7 +93,7 @@ uninstall:
 		section=$${page##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$section/$$(basename $$page); \
 	done
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/virtdev $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROGRAMS))
-	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_virtdev $(DESTDIR)$(FISHCOMPDIR)/virtdev.fish
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_virtdev $(addprefix $(DESTDIR)$(FISHCOMPDIR)/,$(addsuffix .fish,$(PROGRAMS)))
 
 demo:
 	./scripts/demo
