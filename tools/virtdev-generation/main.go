@@ -31,10 +31,10 @@ var command = cli.Command{
 	Name:     "virtdev-generation",
 	Synopsis: "[project]",
 	Summary:  "Print the base generation, or a project's.",
-	Description: `Without a project, prints the generation of the sealed base: a counter that
-virtdev-maintain bumps on every reseal. With one, prints the generation the
-project was derived from, or "detached". A project boots only when the two
-match (or it is detached).
+	Description: `Without a project, prints the generation of the sealed base: a number
+virtdev-seal gives it, above every generation a project records. With one,
+prints the generation the project was derived from, or "detached". A
+project boots only when the two match (or it is detached).
 
 Exit codes: 0 printed; 2 invalid project name; 3 project not found;
 4 no sealed base; 5 the project has no generation file; 6 a generation

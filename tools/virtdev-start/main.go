@@ -80,7 +80,8 @@ Exit codes:
   9   the sealed base has no generation file
   10  the project has no generation file
   11  the base changed since the project was created
-  12  QEMU failed at boot; nothing was left behind
+  12  QEMU failed at boot; its port file and sockets are gone, the failed
+      unit stays loaded for journalctl until the next start
   13  the base's generation file is corrupt
   14  the project's generation file is corrupt
   15  the systemd user manager cannot be reached
