@@ -18,6 +18,7 @@ const (
 	ExitSnapshotID     = 79 // snapshot id is not YYYY-MM-DD/HH-MM-SS
 	ExitTriggerRefused = 80 // a pre-ssh trigger refused the connection
 	ExitConfig         = 81 // an environment variable is malformed
+	ExitNoUserManager  = 82 // the systemd user manager cannot be reached
 	ExitInterrupted    = 130
 )
 

@@ -241,7 +241,7 @@ func WaitReady(ctx context.Context, t Target, units *unit.Manager, signer ssh.Si
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
-			cancel(cli.Wrap(ExitNoManager, err, "lost track of %s", t.Unit()))
+			cancel(cli.Wrap(cli.ExitNoUserManager, err, "lost track of %s", t.Unit()))
 		default:
 			cancel(UnitDown(t, st))
 		}

@@ -22,7 +22,6 @@ const (
 	ExitNotRunning  = 4 // no port file: the machine is stopped
 	ExitUnitDown    = 5 // a port file, but the unit is not running
 	ExitCorruptPort = 6 // the port file does not hold a port
-	ExitNoManager   = 7 // the systemd user manager cannot be reached
 )
 
 // Host is where a machine's SSH server answers: always loopback, on the
@@ -92,11 +91,11 @@ func notRunning(m layout.Machine) error {
 		m.Name, m.Port, m.Name)
 }
 
-// Connect reaches the systemd user manager; failing that is ExitNoManager.
+// Connect reaches the systemd user manager; failing that is cli.ExitNoUserManager.
 func Connect(ctx context.Context) (*unit.Manager, error) {
 	m, err := unit.Connect(ctx)
 	if err != nil {
-		return nil, cli.Wrap(ExitNoManager, err, "cannot check whether the machine runs")
+		return nil, cli.Wrap(cli.ExitNoUserManager, err, "cannot check whether the machine runs")
 	}
 	return m, nil
 }
@@ -107,7 +106,7 @@ func Connect(ctx context.Context) (*unit.Manager, error) {
 func CheckRunning(ctx context.Context, units *unit.Manager, t Target) error {
 	st, err := units.Status(ctx, t.Unit())
 	if err != nil {
-		return cli.Wrap(ExitNoManager, err, "cannot check whether %s runs", t.Name)
+		return cli.Wrap(cli.ExitNoUserManager, err, "cannot check whether %s runs", t.Name)
 	}
 	if st.Running() {
 		return nil

@@ -8,10 +8,10 @@
 // exists it runs ssh as a child instead, to fire the trigger afterwards.
 //
 // Exit codes: 2 invalid name; 3 not created; 4 not running; 5 port file
-// stale (unit not running); 6 corrupt port file; 7 systemd user manager
-// unreachable; 8 ssh missing or cannot run; 9 configuration cannot be read
-// or written; 64 usage; 77 key missing; 78 key permissions; 80 a pre-ssh
-// trigger refused; 81 bad configuration; otherwise ssh's own status.
+// stale (unit not running); 6 corrupt port file; 8 ssh missing or cannot
+// run; 9 configuration cannot be read or written; 64 usage; 77 key missing;
+// 78 key permissions; 80 a pre-ssh trigger refused; 81 bad configuration;
+// 82 systemd user manager unreachable; otherwise ssh's own status.
 package main
 
 import (
@@ -67,10 +67,11 @@ status is passed on.
 
 Exit codes: 2 invalid project name; 3 project not created; 4 not running
 (no port file); 5 the port file is stale (the unit is not running);
-6 corrupt port file; 7 systemd user manager unreachable; 8 ssh is missing
-or cannot be run; 9 the SSH configuration cannot be read or written;
-64 usage; 77 SSH key missing; 78 SSH key permissions too open; 80 a pre-ssh
-trigger refused the connection; 81 malformed environment variable.
+6 corrupt port file; 8 ssh is missing or cannot be run; 9 the SSH
+configuration cannot be read or written; 64 usage; 77 SSH key missing;
+78 SSH key permissions too open; 80 a pre-ssh trigger refused the
+connection; 81 malformed environment variable; 82 the systemd user manager
+cannot be reached.
 Otherwise the status is ssh's: 255 for an SSH failure, else the remote
 command's.`,
 	PassThrough: true,

@@ -12,9 +12,9 @@
 // paths; 6 already running; 8 port in use; 9 base generation missing;
 // 10 project generation missing; 11 base changed since the project was
 // created; 12 QEMU failed at boot; 13 base generation corrupt; 14 project
-// generation corrupt; 15 systemd user manager unreachable; 16 KVM requested
-// but unusable; 64 usage or invalid port; 75 lock held; 81 bad environment
-// variable.
+// generation corrupt; 16 KVM requested but unusable; 64 usage or invalid
+// port; 75 lock held; 81 bad environment variable; 82 systemd user manager
+// unreachable.
 package main
 
 import (
@@ -43,7 +43,6 @@ const (
 	exitBootFailed        = 12
 	exitBadBaseGeneration = 13
 	exitBadGeneration     = 14
-	exitNoUserManager     = 15
 	exitNoKVM             = 16
 )
 
@@ -84,11 +83,11 @@ Exit codes:
       unit stays loaded for journalctl until the next start
   13  the base's generation file is corrupt
   14  the project's generation file is corrupt
-  15  the systemd user manager cannot be reached
   16  VIRTDEV_ACCEL=kvm but /dev/kvm is not usable
   64  usage error or invalid port
   75  another virtdev program holds the lock
-  81  malformed environment variable`,
+  81  malformed environment variable
+  82  the systemd user manager cannot be reached`,
 	Run: run,
 }
 
@@ -134,7 +133,7 @@ func run(env *cli.Env, args []string) error {
 	}
 	units, err := unit.Connect(env.Ctx)
 	if err != nil {
-		return cli.Wrap(exitNoUserManager, err, "cannot start %s", name)
+		return cli.Wrap(cli.ExitNoUserManager, err, "cannot start %s", name)
 	}
 	defer units.Close()
 	opts, warning, err := qemu.HostOptions(cfg, env.Getenv)
@@ -220,7 +219,7 @@ func explain(name string, err error) error {
 	case errors.As(err, &accel):
 		return cli.Errorf(exitNoKVM, "%v", err)
 	case errors.As(err, &bus):
-		return cli.Wrap(exitNoUserManager, err, "cannot start %s", name)
+		return cli.Wrap(cli.ExitNoUserManager, err, "cannot start %s", name)
 	}
 	return err
 }

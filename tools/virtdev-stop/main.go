@@ -13,8 +13,8 @@
 //
 // Exit codes: 0 clean guest poweroff; 2 invalid name; 3 project not found;
 // 4 not running; 5 still running after SIGKILL; 6 forced stop; 7 QEMU ended
-// without reporting a shutdown; 15 systemd user manager unreachable;
-// 64 usage; 75 lock held; 81 bad environment variable.
+// without reporting a shutdown; 64 usage; 75 lock held; 81 bad environment
+// variable; 82 systemd user manager unreachable.
 package main
 
 import (
@@ -31,12 +31,11 @@ import (
 )
 
 const (
-	exitNoProject     = 3
-	exitNotRunning    = 4
-	exitStuck         = 5
-	exitForced        = 6
-	exitUnknownEnd    = 7
-	exitNoUserManager = 15
+	exitNoProject  = 3
+	exitNotRunning = 4
+	exitStuck      = 5
+	exitForced     = 6
+	exitUnknownEnd = 7
 )
 
 const programName = "virtdev-stop"
@@ -65,10 +64,10 @@ Exit codes:
   5   the machine still runs after SIGTERM and SIGKILL
   6   forced stop: the guest did not power off, QEMU was signalled
   7   QEMU ended without reporting a shutdown (it likely crashed)
-  15  the systemd user manager cannot be reached
   64  usage error
   75  another virtdev program holds the lock
-  81  malformed environment variable`,
+  81  malformed environment variable
+  82  the systemd user manager cannot be reached`,
 	Run: run,
 }
 
@@ -109,7 +108,7 @@ func run(env *cli.Env, args []string) error {
 	}
 	units, err := unit.Connect(env.Ctx)
 	if err != nil {
-		return cli.Wrap(exitNoUserManager, err, "cannot stop %s", name)
+		return cli.Wrap(cli.ExitNoUserManager, err, "cannot stop %s", name)
 	}
 	defer units.Close()
 

@@ -10,9 +10,9 @@
 //
 // Exit codes: 0 ready; 2 invalid name; 3 not created; 4 not running (or
 // stopped while waiting); 5 the unit is not running (or stopped while
-// waiting); 6 corrupt port file; 7 systemd user manager unreachable;
-// 8 timed out; 9 the key cannot be used; 64 usage; 77 key missing; 78 key
-// permissions; 81 bad configuration; 130 interrupted.
+// waiting); 6 corrupt port file; 8 timed out; 9 the key cannot be used;
+// 64 usage; 77 key missing; 78 key permissions; 81 bad configuration;
+// 82 systemd user manager unreachable; 130 interrupted.
 package main
 
 import (
@@ -47,10 +47,10 @@ Nothing is printed on stdout; the exit status tells:
 
 Exit codes: 0 ready; 2 invalid project name; 3 project not created;
 4 not running, or stopped while waiting (no port file); 5 the unit is not
-running, or stopped while waiting; 6 corrupt port file; 7 systemd user
-manager unreachable; 8 timed out; 9 the SSH key cannot be read or has a
-passphrase; 64 usage; 77 SSH key missing; 78 SSH key permissions too open;
-81 malformed environment variable; 130 interrupted.`,
+running, or stopped while waiting; 6 corrupt port file; 8 timed out; 9 the
+SSH key cannot be read or has a passphrase; 64 usage; 77 SSH key missing;
+78 SSH key permissions too open; 81 malformed environment variable;
+82 the systemd user manager cannot be reached; 130 interrupted.`,
 	Run: run,
 }
 
