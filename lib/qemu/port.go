@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"syscall"
 
+	"virtdev/lib/atomicfile"
 	"virtdev/lib/validate"
 )
 
@@ -66,13 +66,5 @@ func (e *PortError) Error() string {
 // writePort replaces the port file in one step, so a reader never sees it
 // half written.
 func writePort(path string, port int) error {
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, []byte(strconv.Itoa(port)+"\n"), 0o644)
 }

@@ -60,8 +60,8 @@ func TestPortFileWrite(t *testing.T) {
 	if data, err := os.ReadFile(path); err != nil || string(data) != "2230\n" {
 		t.Fatalf("port file holds %q (%v), want \"2230\\n\"", data, err)
 	}
-	if _, err := os.Stat(path + ".new"); !os.IsNotExist(err) {
-		t.Errorf("the temporary file stayed behind: %v", err)
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("temporary files stayed behind: %v", entries)
 	}
 }
 

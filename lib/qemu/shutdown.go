@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"virtdev/lib/atomicfile"
 )
 
 // How a machine ended, as Stop records it.
@@ -82,13 +84,5 @@ func WriteShutdown(path string, s Shutdown) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }

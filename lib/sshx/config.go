@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"virtdev/lib/atomicfile"
 	"virtdev/lib/layout"
 )
 
@@ -129,21 +130,5 @@ func configPath(p string) (string, error) {
 // there afterwards to remove anything: one file per machine, removed with
 // it, never piles up, and shows the user what ssh was told.
 func WriteConfig(m layout.Machine, config []byte) error {
-	f, err := os.CreateTemp(m.Dir, ".ssh_config.tmp-*")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	_, err = f.Write(config)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, m.SSHConfig)
-	}
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("cannot write %s: %w", m.SSHConfig, err)
-	}
-	return nil
+	return atomicfile.Write(m.SSHConfig, config, 0o600)
 }
