@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofrs/flock"
 
@@ -83,12 +84,21 @@ func contention(path, program string) error {
 }
 
 // holder reads the PID in the lock file and that process's command line.
+// A holder that has just taken the lock may not have written its PID yet
+// (the file is empty between its truncation and the write), so an empty
+// file is read again for a few milliseconds before the PID is unknown.
 func holder(path string) (pid, cmdline string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", ""
+	for try := 0; ; try++ {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", ""
+		}
+		pid = strings.TrimSpace(string(data))
+		if pid != "" || try == 10 {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
-	pid = strings.TrimSpace(string(data))
 	if _, err := strconv.Atoi(pid); err != nil {
 		return "", ""
 	}
