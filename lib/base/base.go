@@ -6,10 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 )
@@ -122,7 +122,7 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 	if err := makeDeltas(ctx, l, sys, in(m.SystemImage), in(m.HomeImage)); err != nil {
 		return err
 	}
-	if err := copyFile(sys.NVRAM, in(m.NVRAM), 0o644); err != nil {
+	if err := fsutil.Copy(sys.NVRAM, in(m.NVRAM), 0o644); err != nil {
 		return err
 	}
 	if err := project.WriteGeneration(in(m.Generation), g, 0o644); err != nil {
@@ -135,23 +135,4 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 		return err
 	}
 	return nil
-}
-
-// copyFile copies within the kernel (copy_file_range), without passing the
-// data through this process.
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

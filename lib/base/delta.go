@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"virtdev/lib/fsutil"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
 )
@@ -67,10 +68,10 @@ func templateKey(sys layout.Base) (string, bool) {
 }
 
 func copyTemplates(dir, systemDst, homeDst string) error {
-	if err := copyFile(filepath.Join(dir, systemTemplate), systemDst, 0o644); err != nil {
+	if err := fsutil.Copy(filepath.Join(dir, systemTemplate), systemDst, 0o644); err != nil {
 		return err
 	}
-	return copyFile(filepath.Join(dir, homeTemplate), homeDst, 0o644)
+	return fsutil.Copy(filepath.Join(dir, homeTemplate), homeDst, 0o644)
 }
 
 // saveTemplates keeps the pair under dir, replacing the templates of older
@@ -85,10 +86,10 @@ func saveTemplates(root, dir, systemSrc, homeSrc string) error {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	if err := copyFile(systemSrc, filepath.Join(scratch, systemTemplate), 0o644); err != nil {
+	if err := fsutil.Copy(systemSrc, filepath.Join(scratch, systemTemplate), 0o644); err != nil {
 		return err
 	}
-	if err := copyFile(homeSrc, filepath.Join(scratch, homeTemplate), 0o644); err != nil {
+	if err := fsutil.Copy(homeSrc, filepath.Join(scratch, homeTemplate), 0o644); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(root)

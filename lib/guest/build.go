@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"virtdev/lib/fsutil"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
 )
@@ -142,7 +143,7 @@ func (b Build) Run(ctx context.Context) (err error) {
 	if err := image.Convert(ctx, filepath.Join(disks, diskHome), "raw", result.HomeImage); err != nil {
 		return b.stepErr(ctx, StepAssemble, err, "cannot convert the home disk")
 	}
-	if err := copyFile(b.NVRAM, result.NVRAM); err != nil {
+	if err := fsutil.Copy(b.NVRAM, result.NVRAM, 0o644); err != nil {
 		return fail(StepAssemble, err, "cannot copy the firmware variable store %s", b.NVRAM)
 	}
 	if err := ctx.Err(); err != nil {
@@ -437,23 +438,6 @@ func (l *lineWatch) Write(p []byte) (int, error) {
 		}
 	}
 	return l.w.Write(p)
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func sizeText(n int64) string {

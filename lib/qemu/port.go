@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"virtdev/lib/atomicfile"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/validate"
 )
 
@@ -66,5 +66,5 @@ func (e *PortError) Error() string {
 // writePort replaces the port file in one step, so a reader never sees it
 // half written.
 func writePort(path string, port int) error {
-	return atomicfile.Write(path, []byte(strconv.Itoa(port)+"\n"), 0o644)
+	return fsutil.WriteAtomic(path, []byte(strconv.Itoa(port)+"\n"), 0o644)
 }

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"virtdev/lib/atomicfile"
+	"virtdev/lib/fsutil"
 )
 
 // How a machine ended, as Stop records it.
@@ -84,5 +84,5 @@ func WriteShutdown(path string, s Shutdown) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, append(data, '\n'), 0o644)
+	return fsutil.WriteAtomic(path, append(data, '\n'), 0o644)
 }

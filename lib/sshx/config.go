@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"virtdev/lib/atomicfile"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 )
 
@@ -130,5 +130,5 @@ func configPath(p string) (string, error) {
 // there afterwards to remove anything: one file per machine, removed with
 // it, never piles up, and shows the user what ssh was told.
 func WriteConfig(m layout.Machine, config []byte) error {
-	return atomicfile.Write(m.SSHConfig, config, 0o600)
+	return fsutil.WriteAtomic(m.SSHConfig, config, 0o600)
 }

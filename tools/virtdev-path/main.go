@@ -19,6 +19,7 @@ import (
 	"virtdev/lib/backup"
 	"virtdev/lib/cli"
 	"virtdev/lib/layout"
+	"virtdev/lib/project"
 	"virtdev/lib/validate"
 )
 
@@ -120,7 +121,7 @@ func projectPath(l layout.Layout, name, resource string) (string, error) {
 		return "", err
 	}
 	m := l.Project(name)
-	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
+	if !project.Exists(l, name) {
 		return "", cli.Errorf(exitNoProject, "project %q not found (no directory %s)\nCreate it with: virtdev-create %s", name, m.Dir, name)
 	}
 	switch resource {

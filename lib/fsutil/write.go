@@ -1,7 +1,6 @@
-// Package atomicfile replaces files in one step: a reader sees the old
-// content or the new, never a half-written file, and a failure leaves the
-// old file as it was.
-package atomicfile
+// Package fsutil holds the file operations several packages need done the
+// same careful way.
+package fsutil
 
 import (
 	"fmt"
@@ -10,9 +9,11 @@ import (
 	"path/filepath"
 )
 
-// Write writes data to a temporary file beside path, then renames it over
-// path. The temporary name is unique, so two writers never share one.
-func Write(path string, data []byte, perm fs.FileMode) error {
+// WriteAtomic replaces path in one step: a reader sees the old content or
+// the new, never a half-written file, and a failure leaves the old file as
+// it was. The data goes to a temporary file beside path, renamed over it;
+// the temporary name is unique, so two writers never share one.
+func WriteAtomic(path string, data []byte, perm fs.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)

@@ -1,4 +1,4 @@
-package atomicfile
+package fsutil
 
 import (
 	"os"
@@ -12,7 +12,7 @@ func TestWriteReplacesInOneStep(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, []byte("2222\n"), 0o600); err != nil {
+	if err := WriteAtomic(path, []byte("2222\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(path)
@@ -33,8 +33,8 @@ func TestWriteFailureKeepsTheOldFile(t *testing.T) {
 	if err := os.Mkdir(path, 0o755); err != nil { // a directory cannot be replaced by a file
 		t.Fatal(err)
 	}
-	if err := Write(path, []byte("x"), 0o644); err == nil {
-		t.Fatal("Write replaced a directory")
+	if err := WriteAtomic(path, []byte("x"), 0o644); err == nil {
+		t.Fatal("WriteAtomic replaced a directory")
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("temporary files stayed behind: %v", entries)
