@@ -1,6 +1,7 @@
 // Package cli is the frame every virtdev program runs in: GNU-style flags
-// through go-flags, the universal --help and --color, usage errors, and one
-// place that turns an error into stderr text and an exit status.
+// through go-flags, the universal --help and --color, the program's
+// contract (arguments and exit codes, declared once), and one place that
+// turns an error into stderr text and an exit status.
 package cli
 
 import (
@@ -12,22 +13,31 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jessevdk/go-flags"
 
 	"virtdev/lib/config"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/prompt"
 	"virtdev/lib/term"
 )
 
-// Command describes one program.
+// Command describes one program. Everything a program accepts and returns
+// is declared here once; --help, --contract, the man pages and the shell
+// completions follow it.
 type Command struct {
 	Name        string // virtdev-path
-	Synopsis    string // arguments after [OPTIONS], e.g. "<project> [resource]"
+	Group       Group  // where virtdev --help lists it
 	Summary     string // one line: what the program does
-	Description string // the rest of --help: behaviour, exit codes
+	Description string // the rest of --help: behaviour, in paragraphs
+	Args        []Arg  // the positional arguments, in order
 	Options     any    // pointer to the program's go-flags struct, or nil
+	// Codes are the exit codes the program can return besides those in
+	// exitcode.Universal, which every program has. Code 0 says what
+	// success means.
+	Codes []exitcode.Code
 	// PassThrough stops flag parsing at the first positional argument, for
 	// programs that hand the rest of the line to another program.
 	PassThrough bool
@@ -45,6 +55,9 @@ type Command struct {
 // Common are the options every program has.
 type Common struct {
 	Color string `long:"color" value-name:"WHEN" optional:"yes" optional-value:"yes" default:"auto" choice:"yes" choice:"no" choice:"auto" description:"colour messages on stderr: yes, no or auto"`
+	// Contract prints the declaration above as JSON, for tools that
+	// follow the programs (virtdev --help, tests, completions).
+	Contract bool `long:"contract" hidden:"yes" description:"print this program's contract as JSON"`
 }
 
 // Env is what a program's Run sees of the world. Programs write results to
@@ -63,12 +76,12 @@ type Env struct {
 	config *config.Config
 }
 
-// Config loads the configuration once; a malformed variable exits 81.
+// Config loads the configuration once; a malformed variable is exit 81.
 func (e *Env) Config() (*config.Config, error) {
 	if e.config == nil {
 		c, err := config.Load(e.Getenv)
 		if err != nil {
-			return nil, &Error{Code: ExitConfig, Message: err.Error(), cause: err}
+			return nil, err
 		}
 		e.config = c
 	}
@@ -101,9 +114,18 @@ func (e *Env) Warnf(format string, args ...any) {
 
 // Main runs the program with the process's arguments and exits.
 func Main(c Command) {
-	ctx, stop := context.Background(), func() {}
+	ctx := context.Background()
 	if !c.Query {
+		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		// After the first signal the program winds down; a second one
+		// must end it at once, even if the winding down is stuck.
+		go func() {
+			<-ctx.Done()
+			stop()
+			time.Sleep(time.Second)
+			fmt.Fprintf(os.Stderr, "%s: interrupted; still cleaning up (interrupt again to quit at once)\n", c.Name)
+		}()
 	}
 	env := &Env{
 		Name:   c.Name,
@@ -114,9 +136,7 @@ func Main(c Command) {
 		Ctx:    ctx,
 		Prompt: &prompt.Prompter{In: os.Stdin, Out: os.Stderr, Interactive: term.IsTerminal(os.Stdin)},
 	}
-	code := c.Execute(env, os.Args[1:], os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(c.Execute(env, os.Args[1:], os.Stderr))
 }
 
 // Execute parses args, runs the command and reports its error. stderrFile,
@@ -132,26 +152,59 @@ func (c Command) Execute(env *Env, args []string, stderrFile *os.File) int {
 	if env.Prompt == nil {
 		env.Prompt = &prompt.Prompter{In: env.Stdin, Out: env.Stderr}
 	}
+	out := &resultWriter{w: env.Stdout}
+	env.Stdout = out
+	err := c.execute(env, parser, &common, stderrFile, mode, args)
+	if err == nil && out.err != nil {
+		err = &exitcode.Error{Code: exitcode.Output, Err: out.err,
+			Message: fmt.Sprintf("cannot write the result to standard output: %v\nThe output is lost; check where standard output goes (a full disk, a closed pipe or descriptor).", out.err)}
+	}
+	if err == nil {
+		return 0
+	}
+	return c.report(env, err)
+}
+
+func (c Command) execute(env *Env, parser *flags.Parser, common *Common, stderrFile *os.File, mode string, args []string) error {
 	rest, err := parser.ParseArgs(args)
 	if err != nil {
 		var ferr *flags.Error
 		if errors.As(err, &ferr) && ferr.Type == flags.ErrHelp {
 			c.writeHelp(env.Stdout, parser)
-			if c.Epilogue != nil {
-				fmt.Fprintf(env.Stdout, "\n%s", c.Epilogue())
-			}
-			return ExitOK
+			return nil
 		}
-		return c.report(env, Usage("%s", err.Error()))
+		return Usage("%s", err.Error())
+	}
+	if common.Contract {
+		return c.writeContract(env.Stdout, parser)
 	}
 	env.Color = common.Color
 	if common.Color != mode {
 		env.Palette = term.NewPalette(common.Color, stderrFile, env.Getenv)
 	}
-	if err := c.Run(env, rest); err != nil {
-		return c.report(env, err)
+	if err := c.checkArgs(rest); err != nil {
+		return err
 	}
-	return ExitOK
+	return c.Run(env, rest)
+}
+
+// resultWriter remembers the first failed write of a program's result: a
+// result that did not reach its reader is a failure, whatever the program
+// thought.
+type resultWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *resultWriter) Write(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.w.Write(p)
+	if err != nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func (c Command) parser(common *Common) *flags.Parser {
@@ -168,15 +221,12 @@ func (c Command) parser(common *Common) *flags.Parser {
 	if _, err := parser.AddGroup("Common options", "", common); err != nil {
 		panic(err)
 	}
-	parser.Usage = "[OPTIONS]"
-	if c.Synopsis != "" {
-		parser.Usage += " " + c.Synopsis
-	}
+	parser.Usage = strings.TrimSpace("[OPTIONS] " + c.Synopsis())
 	return parser
 }
 
 // writeHelp prints the description verbatim (go-flags would re-wrap it and
-// lose the indentation of tables), then go-flags' option list.
+// lose the indentation of tables), go-flags' option list and the exit codes.
 func (c Command) writeHelp(w io.Writer, parser *flags.Parser) {
 	fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", c.Name, parser.Usage, c.Summary)
 	if c.Description != "" {
@@ -186,6 +236,13 @@ func (c Command) writeHelp(w io.Writer, parser *flags.Parser) {
 	parser.WriteHelp(&options)
 	if _, list, ok := strings.Cut(options.String(), "\n\n"); ok {
 		fmt.Fprintf(w, "\n%s", list)
+	}
+	fmt.Fprintf(w, "\nExit codes:\n")
+	for _, code := range c.ExitCodes() {
+		fmt.Fprintf(w, "  %-4d%s\n", code.N, code.Meaning)
+	}
+	if c.Epilogue != nil {
+		fmt.Fprintf(w, "\n%s", c.Epilogue())
 	}
 }
 
@@ -213,25 +270,29 @@ func colourMode(args []string) string {
 }
 
 func (c Command) report(env *Env, err error) int {
+	code, message, usage := exitcode.Failure.N, err.Error(), false
 	var e *Error
-	if !errors.As(err, &e) {
-		if errors.Is(err, context.Canceled) && env.Ctx.Err() != nil {
-			e = Errorf(ExitInterrupted, "interrupted")
-		} else {
-			e = &Error{Code: ExitFailure, Message: err.Error(), cause: err}
+	switch {
+	case errors.As(err, &e):
+		code, message, usage = e.Code, e.Message, e.usage
+	case errors.Is(err, context.Canceled) && env.Ctx.Err() != nil:
+		code, message = exitcode.Interrupted.N, "interrupted"
+	default:
+		if n, ok := exitcode.Of(err); ok {
+			code = n
 		}
 	}
-	if e.Message == "" {
-		return e.Code
+	if message == "" {
+		return code
 	}
-	first, rest, _ := strings.Cut(e.Message, "\n")
+	first, rest, _ := strings.Cut(message, "\n")
 	fmt.Fprintf(env.Stderr, "%s: %s\n", c.Name, env.Palette.Paint(first, term.Red, true))
 	if rest != "" {
 		fmt.Fprintln(env.Stderr, rest)
 	}
-	if e.usage {
+	if usage {
 		fmt.Fprintf(env.Stderr, "usage: %s %s\nRun '%s --help' for details.\n",
-			c.Name, strings.TrimSpace("[OPTIONS] "+c.Synopsis), c.Name)
+			c.Name, strings.TrimSpace("[OPTIONS] "+c.Synopsis()), c.Name)
 	}
-	return e.Code
+	return code
 }

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/term"
 )
 
@@ -60,15 +62,14 @@ var plainEnv = map[string]string{"HOME": "/home/u"}
 
 func command(run func(*cli.Env, []string) error) cli.Command {
 	return cli.Command{
-		Name:     "virtdev-test",
-		Synopsis: "<project> [resource]",
-		Summary:  "Do a test thing.",
+		Name:    "virtdev-test",
+		Summary: "Do a test thing.",
 		Description: `Resources:
   data    the directory
-  port    the port
-
-Exit codes: 0 done; 7 seven.`,
-		Run: run,
+  port    the port`,
+		Args:  []cli.Arg{{Name: "project", Kind: cli.ArgProject}, {Name: "resource", Kind: cli.ArgResource, Optional: true, Values: []string{"data", "port"}}},
+		Codes: []exitcode.Code{{N: 0, Meaning: "done"}, {N: 7, Meaning: "seven"}, exitcode.NotFound},
+		Run:   run,
 	}
 }
 
@@ -83,7 +84,7 @@ func TestHelp(t *testing.T) {
 		for _, want := range []string{
 			"Usage: virtdev-test [OPTIONS] <project> [resource]\n\nDo a test thing.\n",
 			"\n  data    the directory\n  port    the port\n", // indentation kept
-			"Exit codes: 0 done; 7 seven.",
+			"Exit codes:\n  0   done\n  1   an unexpected failure that no other code describes\n  3   project not found\n  7   seven\n  64  usage error\n  130 interrupted",
 			"--verbose", "--name=NAME", "--color=WHEN", "yes, no or auto",
 			"\nVerbs:\n  start\n",
 		} {
@@ -109,7 +110,7 @@ func TestUsageErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			vars := map[string]string{"HOME": "/home/u", "TERM": "xterm-256color"}
 			r := execute(t, command(func(*cli.Env, []string) error { t.Error("Run called"); return nil }), vars, tc.args...)
-			if r.code != cli.ExitUsage || r.stdout != "" {
+			if r.code != exitcode.Usage.N || r.stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 64 and nothing", r.code, r.stdout)
 			}
 			if !strings.HasPrefix(r.stderr, "virtdev-test: ") || !strings.Contains(r.stderr, tc.want) {
@@ -129,7 +130,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestUsageLineWithoutSynopsis(t *testing.T) {
 	c := command(func(*cli.Env, []string) error { return cli.Usage("unexpected argument") })
-	c.Synopsis = ""
+	c.Args = nil
 	r := execute(t, c, plainEnv)
 	if want := "virtdev-test: unexpected argument\nusage: virtdev-test [OPTIONS]\nRun 'virtdev-test --help' for details.\n"; r.stderr != want {
 		t.Errorf("stderr = %q, want %q", r.stderr, want)
@@ -146,14 +147,17 @@ func TestInterleaving(t *testing.T) {
 	}{
 		{"flags between positionals", false, []string{"a", "--name=x", "b", "-v"}, []string{"a", "b"}, options{Verbose: true, Name: "x"}},
 		{"separate value", false, []string{"--name", "x", "a"}, []string{"a"}, options{Name: "x"}},
-		{"double dash ends flags", false, []string{"-v", "--", "-v", "--name", "--help"}, []string{"-v", "--name", "--help"}, options{Verbose: true}},
+		{"double dash ends flags", false, []string{"-v", "--", "-v", "--help"}, []string{"-v", "--help"}, options{Verbose: true}},
 		{"colour among positionals", false, []string{"a", "--color=no", "b"}, []string{"a", "b"}, options{}},
-		{"pass-through stops at the first positional", true, []string{"-v", "ssh", "-v", "--name=x", "--help"}, []string{"ssh", "-v", "--name=x", "--help"}, options{Verbose: true}},
+		{"pass-through stops at the first positional", true, []string{"-v", "ssh", "-v", "--name=x"}, []string{"ssh", "-v", "--name=x"}, options{Verbose: true}},
 		{"pass-through double dash", true, []string{"--", "-v"}, []string{"-v"}, options{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := command(nil)
 			c.PassThrough = tc.passThrough
+			if tc.passThrough {
+				c.Args = []cli.Arg{{Name: "project", Kind: cli.ArgProject}, {Name: "rest", Kind: cli.ArgSSH, Optional: true, Repeat: true}}
+			}
 			r := execute(t, c, plainEnv, tc.args...)
 			if r.code != 0 || r.stdout != "" || r.stderr != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
@@ -189,6 +193,8 @@ func TestErrorsBecomeExitCodes(t *testing.T) {
 		{"usage from Run", cli.Usage("unexpected argument %q", "x"), nil, 64,
 			"virtdev-test: unexpected argument \"x\"\nusage: virtdev-test [OPTIONS] <project> [resource]\nRun 'virtdev-test --help' for details.\n"},
 		{"silent exit", cli.Exit(42), nil, 42, ""},
+		{"shared code from lib", fmt.Errorf("starting: %w", exitcode.New(exitcode.NotFound, "project %q not found", "p")), nil, 3,
+			"virtdev-test: starting: project \"p\" not found\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := command(func(*cli.Env, []string) error { return tc.err })
@@ -208,47 +214,6 @@ func TestWrapKeepsCause(t *testing.T) {
 	err := cli.Wrap(3, fs.ErrNotExist, "no %s", "thing")
 	if !errors.Is(err, fs.ErrNotExist) || err.Code != 3 || err.Error() != "no thing: file does not exist" {
 		t.Errorf("Wrap = %v (code %d)", err, err.Code)
-	}
-}
-
-func TestCode(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want int
-	}{
-		{nil, 0},
-		{errors.New("x"), 1},
-		{cli.Errorf(75, "locked"), 75},
-		{fmt.Errorf("a: %w", cli.Errorf(2, "b")), 2},
-		{cli.Usage("u"), 64},
-	} {
-		if got := cli.Code(tc.err); got != tc.want {
-			t.Errorf("Code(%v) = %d, want %d", tc.err, got, tc.want)
-		}
-	}
-}
-
-func TestPositionals(t *testing.T) {
-	for _, tc := range []struct {
-		args     []string
-		min, max int
-		want     string // "" for no error
-	}{
-		{nil, 0, 0, ""},
-		{[]string{"a"}, 1, 2, ""},
-		{[]string{"a", "b"}, 1, 2, ""},
-		{[]string{"a", "b", "c"}, 0, -1, ""},
-		{nil, 1, 2, "missing argument"},
-		{[]string{"a", "b", "c"}, 1, 2, `unexpected argument "c"`},
-		{[]string{"a"}, 0, 0, `unexpected argument "a"`},
-	} {
-		err := cli.Positionals(tc.args, tc.min, tc.max)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("Positionals(%q, %d, %d) = %v", tc.args, tc.min, tc.max, err)
-		case tc.want != "" && (cli.Code(err) != cli.ExitUsage || err.Error() != tc.want):
-			t.Errorf("Positionals(%q, %d, %d) = %v, want usage error %q", tc.args, tc.min, tc.max, err, tc.want)
-		}
 	}
 }
 
@@ -322,7 +287,7 @@ func TestConfig(t *testing.T) {
 		_, err := env.Layout()
 		return err
 	}), map[string]string{"HOME": "/home/u", "VIRTDEV_VM_MEMORY": "4G"}, "p")
-	if r.code != cli.ExitConfig || !strings.Contains(r.stderr, `VIRTDEV_VM_MEMORY="4G" is not valid`) || r.stdout != "" {
+	if r.code != exitcode.Config.N || !strings.Contains(r.stderr, `VIRTDEV_VM_MEMORY="4G" is not valid`) || r.stdout != "" {
 		t.Errorf("malformed variable: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
@@ -376,7 +341,7 @@ func runMain(t *testing.T, mode string) (*exec.ExitError, string) {
 // after saying so.
 func TestMainInterrupted(t *testing.T) {
 	exit, stderr := runMain(t, "program")
-	if exit.ExitCode() != cli.ExitInterrupted || stderr != "virtdev-test: interrupted\n" {
+	if exit.ExitCode() != exitcode.Interrupted.N || stderr != "virtdev-test: interrupted\n" {
 		t.Errorf("exit %v, stderr %q; want 130 and the interruption reported", exit, stderr)
 	}
 }
@@ -387,5 +352,88 @@ func TestMainQueryInterrupted(t *testing.T) {
 	status, ok := exit.Sys().(syscall.WaitStatus)
 	if !ok || !status.Signaled() || status.Signal() != syscall.SIGINT || stderr != "" {
 		t.Errorf("exit %v, stderr %q; want death by SIGINT", exit, stderr)
+	}
+}
+
+// The frame holds the positionals to the declaration before Run sees them.
+func TestDeclaredArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" when accepted
+	}{
+		{[]string{"p"}, ""},
+		{[]string{"p", "port"}, ""},
+		{nil, "missing argument: <project>"},
+		{[]string{"p", "port", "x"}, `unexpected argument "x"`},
+	} {
+		r := execute(t, command(nil), plainEnv, tc.args...)
+		switch {
+		case tc.want == "" && r.code != 0:
+			t.Errorf("%q: exit %d, stderr %q", tc.args, r.code, r.stderr)
+		case tc.want != "" && (r.code != exitcode.Usage.N || !strings.Contains(r.stderr, tc.want)):
+			t.Errorf("%q: exit %d, stderr %q; want 64 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	c := command(nil)
+	c.Args = []cli.Arg{{Name: "project", Kind: cli.ArgProject, Optional: true, Repeat: true}}
+	if r := execute(t, c, plainEnv, "a", "b", "c"); r.code != 0 {
+		t.Errorf("a repeated argument: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got := c.Synopsis(); got != "[project...]" {
+		t.Errorf("Synopsis = %q", got)
+	}
+}
+
+// A result that cannot be written is a failure with its own code, never a
+// silent success.
+func TestOutputFailure(t *testing.T) {
+	c := command(func(env *cli.Env, _ []string) error {
+		fmt.Fprintln(env.Stdout, "/the/result")
+		return nil
+	})
+	var stderr strings.Builder
+	env := &cli.Env{Stdout: failingWriter{}, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	if code := c.Execute(env, []string{"p"}, nil); code != exitcode.Output.N {
+		t.Errorf("exit %d, want %d", code, exitcode.Output.N)
+	}
+	if !strings.Contains(stderr.String(), "cannot write the result to standard output: no space left on device") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// --contract prints the declaration as data that decodes back.
+func TestContract(t *testing.T) {
+	r := execute(t, command(func(*cli.Env, []string) error { t.Error("Run called"); return nil }), plainEnv, "--contract")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var k cli.Contract
+	if err := json.Unmarshal([]byte(r.stdout), &k); err != nil {
+		t.Fatalf("contract does not decode: %v\n%s", err, r.stdout)
+	}
+	if k.Name != "virtdev-test" || k.Synopsis != "<project> [resource]" || len(k.Args) != 2 || k.Args[1].Values[1] != "port" {
+		t.Errorf("contract %+v", k)
+	}
+	var codes []int
+	for _, c := range k.Codes {
+		codes = append(codes, c.N)
+	}
+	if !slices.Equal(codes, []int{0, 1, 3, 7, 64, 130}) {
+		t.Errorf("codes %v", codes)
+	}
+	var longs []string
+	for _, o := range k.Options {
+		longs = append(longs, o.Long)
+	}
+	if !slices.Equal(longs, []string{"verbose", "name", "color", "help"}) {
+		t.Errorf("options %v (the hidden --contract must not be among them)", longs)
+	}
+	if !strings.Contains(execute(t, command(nil), plainEnv, "--help").stdout, "--verbose") ||
+		strings.Contains(execute(t, command(nil), plainEnv, "--help").stdout, "--contract") {
+		t.Error("--help shows --contract or misses an option")
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"virtdev/lib/exitcode"
 )
 
 // Defaults that the seed documentation promises.
@@ -69,6 +71,8 @@ type Error struct {
 	Want     string
 }
 
+func (e *Error) ExitCode() int { return exitcode.Config.N }
+
 func (e *Error) Error() string {
 	if e.Value == "" {
 		return fmt.Sprintf("%s is not set: %s.", e.Variable, e.Want)
@@ -116,6 +120,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// Paths are printed one per line on standard output, so none may hold
+	// a line break, whether given or derived from HOME or XDG_*.
+	for _, p := range []struct{ variable, path string }{
+		{"VIRTDEV_HOME", c.Home}, {"VIRTDEV_CACHE", c.Cache}, {"XDG_CONFIG_HOME", c.ConfigDir}, {"VIRTDEV_SSH_KEY", c.SSHKey},
+	} {
+		if strings.ContainsAny(p.path, "\n\r") {
+			return nil, &Error{p.variable, p.path, "the path must not hold a line break: virtdev prints paths one per line (if it was not set, HOME or an XDG variable holds one)"}
+		}
+	}
 	c.ISO = or(getenv("VIRTDEV_ISO"), filepath.Join(c.Cache, "virtdev.iso"))
 	c.DNS = or(getenv("VIRTDEV_DNS"), DefaultDNS)
 	c.Packages = getenv("VIRTDEV_PACKAGES")
@@ -131,10 +144,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.HomeDiskSize, err = diskSize(getenv, "VIRTDEV_HOME_DISK_SIZE", DefaultHomeDiskSize); err != nil {
 		return nil, err
 	}
-	if c.MemoryMB, err = positive(getenv, "VIRTDEV_VM_MEMORY", DefaultMemoryMB, "a whole number of megabytes such as 4096"); err != nil {
+	if c.MemoryMB, err = bounded(getenv, "VIRTDEV_VM_MEMORY", DefaultMemoryMB, MaxMemoryMB, "a whole number of megabytes such as 4096"); err != nil {
 		return nil, err
 	}
-	if c.CPUs, err = positive(getenv, "VIRTDEV_VM_CPUS", DefaultCPUs, "a whole number of virtual CPUs such as 4"); err != nil {
+	if c.CPUs, err = bounded(getenv, "VIRTDEV_VM_CPUS", DefaultCPUs, MaxCPUs, "a whole number of virtual CPUs such as 4"); err != nil {
 		return nil, err
 	}
 	if c.StopTimeout, err = seconds(getenv, "VIRTDEV_STOP_TIMEOUT", DefaultStopTimeout); err != nil {
@@ -224,28 +237,30 @@ func diskSize(getenv func(string) string, variable, fallback string) (string, er
 	return v, nil
 }
 
-func positive(getenv func(string) string, variable string, fallback int, want string) (int, error) {
+// Upper bounds of the numeric settings: far above any real use, and low
+// enough that no arithmetic on them can overflow.
+const (
+	MaxMemoryMB = 16 << 20 // 16 TiB
+	MaxCPUs     = 1024
+	MaxSeconds  = 7 * 24 * 60 * 60 // a week
+)
+
+// bounded reads a whole number from 1 to max.
+func bounded(getenv func(string) string, variable string, fallback, max int, want string) (int, error) {
 	v := getenv(variable)
 	if v == "" {
 		return fallback, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 || strings.HasPrefix(v, "+") {
-		return 0, &Error{variable, v, "it must be " + want}
+	if err != nil || n <= 0 || n > max || strings.HasPrefix(v, "+") {
+		return 0, &Error{variable, v, fmt.Sprintf("it must be %s, from 1 to %d", want, max)}
 	}
 	return n, nil
 }
 
 func seconds(getenv func(string) string, variable string, fallback time.Duration) (time.Duration, error) {
-	v := getenv(variable)
-	if v == "" {
-		return fallback, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 || strings.HasPrefix(v, "+") {
-		return 0, &Error{variable, v, "it must be a whole number of seconds greater than zero"}
-	}
-	return time.Duration(n) * time.Second, nil
+	n, err := bounded(getenv, variable, int(fallback/time.Second), MaxSeconds, "a whole number of seconds")
+	return time.Duration(n) * time.Second, err
 }
 
 func validDNS(v string) bool {

@@ -155,6 +155,15 @@ func TestMalformed(t *testing.T) {
 		{"VIRTDEV_STOP_TIMEOUT", "-5"},
 		{"VIRTDEV_WAIT_TIMEOUT", "2m"},
 		{"VIRTDEV_WAIT_TIMEOUT", "1.5"},
+		// Bounded, so that no duration or size overflows into a negative one.
+		{"VIRTDEV_WAIT_TIMEOUT", "10000000000"},
+		{"VIRTDEV_STOP_TIMEOUT", "10000000000"},
+		{"VIRTDEV_STOP_TIMEOUT", "604801"},
+		{"VIRTDEV_VM_MEMORY", "16777217"},
+		{"VIRTDEV_VM_CPUS", "1025"},
+		// Paths are printed one per line.
+		{"VIRTDEV_HOME", "/tmp/a\nb"},
+		{"VIRTDEV_SSH_KEY", "/tmp/id\r"},
 		{"VIRTDEV_SYSTEM_DISK_SIZE", "24GB"},
 		{"VIRTDEV_SYSTEM_DISK_SIZE", "0G"},
 		{"VIRTDEV_SYSTEM_DISK_SIZE", "G"},

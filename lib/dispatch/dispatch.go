@@ -6,11 +6,17 @@
 package dispatch
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
+
+	"virtdev/lib/cli"
 )
 
 // Prefix is the name every virtdev program starts with.
@@ -76,4 +82,44 @@ func Verbs(selfDir, pathList string) []string {
 func executable(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o111 != 0
+}
+
+// Program is a verb as virtdev --help lists it: what the program says of
+// itself through --contract. A program that does not answer (not a virtdev
+// program, or a broken one) has no group and no summary.
+type Program struct {
+	Verb    string
+	Group   cli.Group
+	Summary string
+}
+
+// describeTimeout bounds one program's answer to --contract.
+const describeTimeout = 2 * time.Second
+
+// Describe asks every verb's program for its contract, all at once, and
+// returns them in the order of verbs.
+func Describe(selfDir string, verbs []string) []Program {
+	programs := make([]Program, len(verbs))
+	var wg sync.WaitGroup
+	for i, verb := range verbs {
+		programs[i].Verb = verb
+		path, ok := Find(selfDir, verb)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func(p *Program) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), describeTimeout)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, path, "--contract").Output()
+			var k cli.Contract
+			if err != nil || json.Unmarshal(out, &k) != nil || k.Name != Prefix+p.Verb {
+				return
+			}
+			p.Group, p.Summary = k.Group, k.Summary
+		}(&programs[i])
+	}
+	wg.Wait()
+	return programs
 }

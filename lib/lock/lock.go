@@ -17,7 +17,7 @@ import (
 
 	"github.com/gofrs/flock"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 )
 
@@ -41,21 +41,21 @@ const maintainProgram = "virtdev-maintain"
 // Acquire takes the lock for program (its name, e.g. virtdev-start).
 func Acquire(l layout.Layout, program string) (*Lock, error) {
 	if err := os.MkdirAll(l.Home, 0o700); err != nil {
-		return nil, cli.Wrap(cli.ExitFailure, err, "cannot create %s", l.Home)
+		return nil, fmt.Errorf("cannot create %s: %w", l.Home, err)
 	}
 	path := l.Lock()
 	// Opened without O_TRUNC: the loser must still read the holder's PID.
 	file := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
 	held, err := file.TryLock()
 	if err != nil {
-		return nil, cli.Wrap(cli.ExitFailure, err, "cannot lock %s", path)
+		return nil, fmt.Errorf("cannot lock %s: %w", path, err)
 	}
 	if !held {
 		return nil, contention(path, program)
 	}
 	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		file.Unlock()
-		return nil, cli.Wrap(cli.ExitFailure, err, "cannot record the lock holder in %s", path)
+		return nil, fmt.Errorf("cannot record the lock holder in %s: %w", path, err)
 	}
 	return &Lock{file: file}, nil
 }
@@ -69,15 +69,15 @@ func contention(path, program string) error {
 	}
 	switch {
 	case holderIsMaintain && program == maintainProgram:
-		return cli.Errorf(cli.ExitLocked,
+		return exitcode.New(exitcode.Locked,
 			"another virtdev-maintain is already running (PID %s)\nLock file: %s\nWait for it to finish, or look at its machine: systemctl --user status %s",
 			shownPID, path, layout.Unit(layout.Maintenance))
 	case holderIsMaintain:
-		return cli.Errorf(cli.ExitLocked,
+		return exitcode.New(exitcode.Locked,
 			"base maintenance is in progress (virtdev-maintain, PID %s)\nLock file: %s\nRetry when it has resealed the base; watch it with: systemctl --user status %s",
 			shownPID, path, layout.Unit(layout.Maintenance))
 	default:
-		return cli.Errorf(cli.ExitLocked,
+		return exitcode.New(exitcode.Locked,
 			"another virtdev program is running (PID %s%s)\nLock file: %s\nRetry when it has finished.",
 			shownPID, describe(cmdline), path)
 	}

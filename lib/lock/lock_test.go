@@ -11,7 +11,7 @@ import (
 
 	"github.com/gofrs/flock"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 )
@@ -77,8 +77,8 @@ func newLayout(t *testing.T) layout.Layout {
 
 func lockedError(t *testing.T, err error) string {
 	t.Helper()
-	if cli.Code(err) != cli.ExitLocked {
-		t.Fatalf("Acquire = %v (code %d), want exit 75", err, cli.Code(err))
+	if exitcode.For(err) != exitcode.Locked.N {
+		t.Fatalf("Acquire = %v (code %d), want exit 75", err, exitcode.For(err))
 	}
 	return err.Error()
 }
@@ -225,7 +225,7 @@ func TestUncreatableHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := lock.Acquire(layout.Layout{Home: filepath.Join(file, "virtdev")}, "virtdev-start")
-	if cli.Code(err) != cli.ExitFailure || !strings.Contains(err.Error(), file) {
+	if exitcode.For(err) != exitcode.Failure.N || !strings.Contains(err.Error(), file) {
 		t.Errorf("Acquire under a file = %v, want exit 1 naming the path", err)
 	}
 }

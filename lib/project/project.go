@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/validate"
 )
@@ -38,10 +39,34 @@ func List(l layout.Layout) ([]string, error) {
 	return names, nil
 }
 
-// Exists reports whether a project's directory is there.
-func Exists(l layout.Layout, name string) bool {
-	info, err := os.Stat(l.Project(name).Dir)
-	return err == nil && info.IsDir()
+// Find checks that name is a valid project name and that its directory is
+// there and usable, and returns its machine. The errors carry the shared
+// codes: invalid name, not found, or unusable.
+//
+// A project directory must be a real directory, not a symbolic link: every
+// program treats the same entries as projects (list, stale and seal's
+// numbering as much as start), and destroy and move must know what they
+// remove or rename. To keep projects on another disk, put VIRTDEV_HOME there.
+func Find(l layout.Layout, name string) (layout.Machine, error) {
+	if err := validate.ProjectName(name); err != nil {
+		return layout.Machine{}, err
+	}
+	m := l.Project(name)
+	info, err := os.Lstat(m.Dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return m, exitcode.New(exitcode.NotFound, "project %q not found (no directory %s)\nList the projects with: virtdev-list; create this one with: virtdev-create %s", name, m.Dir, name)
+	case err != nil:
+		return m, exitcode.Wrap(exitcode.Unusable, err, "project %q cannot be used", name)
+	case info.Mode()&fs.ModeSymlink != 0:
+		return m, exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", name, m.Dir)
+	case !info.IsDir():
+		return m, exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", name, m.Dir, name)
+	}
+	if err := syscall.Access(m.Dir, 0o7); err != nil {
+		return m, exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: m.Dir, Err: err}, "project %q cannot be used", name)
+	}
+	return m, nil
 }
 
 // Detached is the generation a project records once its disks no longer

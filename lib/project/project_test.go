@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 )
@@ -57,8 +58,29 @@ func TestList(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("List = %q, want %q", names, want)
 	}
-	if !project.Exists(l, "zeta") || project.Exists(l, "file") || project.Exists(l, "nope") {
-		t.Error("Exists is wrong for a directory, a file or nothing")
+}
+
+func TestFind(t *testing.T) {
+	l := newLayout(t)
+	mkdir(t, l.Project("zeta").Dir)
+	write(t, l.Project("file").Dir, "not a project")
+	if err := os.Symlink(l.Project("zeta").Dir, l.Project("link").Dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(l.Home, "gone"), l.Project("dangling").Dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]exitcode.Code{
+		"zeta": {}, "nope": exitcode.NotFound, "file": exitcode.Unusable, "link": exitcode.Unusable,
+		"dangling": exitcode.Unusable, "bad/name": exitcode.InvalidName, "-p": exitcode.InvalidName,
+	} {
+		m, err := project.Find(l, name)
+		if got := exitcode.For(err); got != want.N {
+			t.Errorf("Find(%q) = %v (code %d), want code %d", name, err, got, want.N)
+		}
+		if err == nil && m.Dir != l.Project(name).Dir {
+			t.Errorf("Find(%q) = %s", name, m.Dir)
+		}
 	}
 }
 

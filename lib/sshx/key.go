@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 )
 
 // ErrKeyExists is returned by GenerateKey when either file of the pair is
@@ -133,18 +133,18 @@ func publish(temp, target string) error {
 func CheckKey(path string) error {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return cli.Errorf(cli.ExitKeyMissing,
+		return exitcode.New(exitcode.KeyMissing,
 			"SSH key not found: %s\nGenerate one with: virtdev-key\n(or set VIRTDEV_SSH_KEY to the key you use)", path)
 	}
 	if err != nil {
-		return cli.Wrap(cli.ExitKeyMissing, err, "cannot read SSH key %s", path)
+		return exitcode.Wrap(exitcode.KeyMissing, err, "cannot read SSH key %s", path)
 	}
 	if !info.Mode().IsRegular() {
-		return cli.Errorf(cli.ExitKeyMissing,
+		return exitcode.New(exitcode.KeyMissing,
 			"SSH key %s is not a regular file\nPoint VIRTDEV_SSH_KEY at a private key file, or generate one with: virtdev-key", path)
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		return cli.Errorf(cli.ExitKeyPermissions,
+		return exitcode.New(exitcode.KeyPermissions,
 			"SSH key permissions too open: %s has mode %03o; no one but you may have access\nFix with: chmod 600 %s", path, perm, path)
 	}
 	return nil

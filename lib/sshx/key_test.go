@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 )
 
 func TestGenerateKey(t *testing.T) {
@@ -99,21 +99,21 @@ func TestPublishRefusesARacingFile(t *testing.T) {
 func TestCheckKey(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id")
-	if code := cli.Code(CheckKey(key)); code != cli.ExitKeyMissing {
-		t.Errorf("missing key: exit %d, want %d", code, cli.ExitKeyMissing)
+	if code := exitcode.For(CheckKey(key)); code != exitcode.KeyMissing.N {
+		t.Errorf("missing key: exit %d, want %d", code, exitcode.KeyMissing.N)
 	}
-	if code := cli.Code(CheckKey(dir)); code != cli.ExitKeyMissing {
-		t.Errorf("a directory: exit %d, want %d", code, cli.ExitKeyMissing)
+	if code := exitcode.For(CheckKey(dir)); code != exitcode.KeyMissing.N {
+		t.Errorf("a directory: exit %d, want %d", code, exitcode.KeyMissing.N)
 	}
 	os.WriteFile(key, []byte("k"), 0o600)
 	for mode, want := range map[os.FileMode]int{
 		0o600: 0, 0o400: 0,
-		0o644: cli.ExitKeyPermissions, 0o640: cli.ExitKeyPermissions,
-		0o700: 0, 0o604: cli.ExitKeyPermissions, 0o610: cli.ExitKeyPermissions,
+		0o644: exitcode.KeyPermissions.N, 0o640: exitcode.KeyPermissions.N,
+		0o700: 0, 0o604: exitcode.KeyPermissions.N, 0o610: exitcode.KeyPermissions.N,
 	} {
 		os.Chmod(key, mode)
 		err := CheckKey(key)
-		if code := cli.Code(err); code != want {
+		if code := exitcode.For(err); code != want {
 			t.Errorf("mode %o: exit %d, want %d", mode, code, want)
 		}
 		if want != 0 && !strings.Contains(err.Error(), "chmod 600 "+key) {

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/unit"
 )
 
@@ -241,7 +241,7 @@ func WaitReady(ctx context.Context, t Target, units *unit.Manager, signer ssh.Si
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
-			cancel(cli.Wrap(cli.ExitNoUserManager, err, "lost track of %s", t.Unit()))
+			cancel(exitcode.Wrap(exitcode.NoUserManager, err, "lost track of %s", t.Unit()))
 		default:
 			cancel(UnitDown(t, st))
 		}
@@ -252,7 +252,7 @@ func WaitReady(ctx context.Context, t Target, units *unit.Manager, signer ssh.Si
 		Signer: signer,
 		Alive: func() error {
 			if _, err := os.Stat(t.Machine.Port); err != nil {
-				return cli.Errorf(ExitNotRunning, "%s stopped while waiting for SSH (its port file %s is gone)", t.Name, t.Machine.Port)
+				return exitcode.New(exitcode.NotRunning, "%s stopped while waiting for SSH (its port file %s is gone)", t.Name, t.Machine.Port)
 			}
 			return nil
 		},
@@ -264,9 +264,8 @@ func WaitReady(ctx context.Context, t Target, units *unit.Manager, signer ssh.Si
 	err := probe.Run(ctx)
 	var nr *NotReadyError
 	if errors.As(err, &nr) {
-		var e *cli.Error
-		if errors.As(nr.Cause, &e) {
-			return e
+		if _, coded := exitcode.Of(nr.Cause); coded {
+			return nr.Cause
 		}
 	}
 	return err

@@ -8,20 +8,10 @@ import (
 	"os"
 	"strings"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/unit"
 	"virtdev/lib/validate"
-)
-
-// Exit codes shared by every program that connects to a machine (ssh, wait,
-// and those built on them), so that a script tells "not running" apart the
-// same way whichever it called. Programs number their own codes from 8.
-const (
-	ExitNotCreated  = 3 // no such project (or no maintenance machine)
-	ExitNotRunning  = 4 // no port file: the machine is stopped
-	ExitUnitDown    = 5 // a port file, but the unit is not running
-	ExitCorruptPort = 6 // the port file does not hold a port
 )
 
 // Host is where a machine's SSH server answers: always loopback, on the
@@ -52,10 +42,10 @@ func Locate(l layout.Layout, name string) (Target, error) {
 	m := l.Machine(name)
 	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
 		if name == layout.Maintenance {
-			return Target{}, cli.Errorf(ExitNotCreated,
+			return Target{}, exitcode.New(exitcode.NotFound,
 				"no maintenance machine: %s does not exist\nIt exists only while virtdev-maintain runs.", m.Dir)
 		}
-		return Target{}, cli.Errorf(ExitNotCreated,
+		return Target{}, exitcode.New(exitcode.NotFound,
 			"project %q not found (no directory %s)\nCreate it with: virtdev-create %s", name, m.Dir, name)
 	}
 	port, err := ReadPort(m)
@@ -75,11 +65,11 @@ func ReadPort(m layout.Machine) (int, error) {
 		return 0, notRunning(m)
 	}
 	if err != nil {
-		return 0, cli.Wrap(ExitCorruptPort, err, "cannot read the port file of %s", m.Name)
+		return 0, exitcode.Wrap(exitcode.CorruptPort, err, "cannot read the port file of %s", m.Name)
 	}
 	port, err := validate.Port(strings.TrimSpace(string(data)))
 	if err != nil {
-		return 0, cli.Errorf(ExitCorruptPort,
+		return 0, exitcode.New(exitcode.CorruptPort,
 			"the port file %s holds %q, not a port\nvirtdev-start writes it; stop and start the machine again: virtdev-stop %s && virtdev-start %s",
 			m.Port, strings.TrimSpace(string(data)), m.Name, m.Name)
 	}
@@ -87,15 +77,15 @@ func ReadPort(m layout.Machine) (int, error) {
 }
 
 func notRunning(m layout.Machine) error {
-	return cli.Errorf(ExitNotRunning, "%s is not running (no port file %s)\nStart it with: virtdev-start %s",
+	return exitcode.New(exitcode.NotRunning, "%s is not running (no port file %s)\nStart it with: virtdev-start %s",
 		m.Name, m.Port, m.Name)
 }
 
-// Connect reaches the systemd user manager; failing that is cli.ExitNoUserManager.
+// Connect reaches the systemd user manager; failing that is exitcode.NoUserManager.
 func Connect(ctx context.Context) (*unit.Manager, error) {
 	m, err := unit.Connect(ctx)
 	if err != nil {
-		return nil, cli.Wrap(cli.ExitNoUserManager, err, "cannot check whether the machine runs")
+		return nil, exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether the machine runs")
 	}
 	return m, nil
 }
@@ -106,7 +96,7 @@ func Connect(ctx context.Context) (*unit.Manager, error) {
 func CheckRunning(ctx context.Context, units *unit.Manager, t Target) error {
 	st, err := units.Status(ctx, t.Unit())
 	if err != nil {
-		return cli.Wrap(cli.ExitNoUserManager, err, "cannot check whether %s runs", t.Name)
+		return exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", t.Name)
 	}
 	if st.Running() {
 		return nil
@@ -123,7 +113,7 @@ func UnitDown(t Target, st unit.Status) error {
 	if ended := st.Ended(); ended != "" {
 		how += ", QEMU " + ended
 	}
-	return cli.Errorf(ExitUnitDown,
+	return exitcode.New(exitcode.StalePort,
 		"%s is not running: its unit %s is %s\nSee what happened: journalctl --user -u %s\nStart it again with: virtdev-start %s",
 		t.Name, t.Unit(), how, t.Unit(), t.Name)
 }

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 )
 
@@ -85,7 +85,7 @@ func RunPreSSH(ctx context.Context, triggers, env []string, stderr io.Writer) ([
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, cli.Errorf(cli.ExitTriggerRefused,
+			return nil, exitcode.New(exitcode.TriggerRefused,
 				"pre-ssh trigger %s refused the connection: %v\nIts own messages, if any, are above. Fix it, or move it away to connect without it.",
 				path, err)
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 )
 
@@ -82,15 +82,15 @@ func TestRunPreSSHRefusal(t *testing.T) {
 	write(t, system, "#!/bin/sh\nexit 3\n", 0o755)
 	write(t, project, "#!/bin/sh\ntouch "+marker+"\n", 0o755)
 	_, err := RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), TriggerEnv(nil, tg), &bytes.Buffer{})
-	if cli.Code(err) != cli.ExitTriggerRefused || !strings.Contains(err.Error(), system) || !strings.Contains(err.Error(), "exit status 3") {
-		t.Errorf("got %v (exit %d), want exit 80 naming %s and its status", err, cli.Code(err), system)
+	if exitcode.For(err) != exitcode.TriggerRefused.N || !strings.Contains(err.Error(), system) || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("got %v (exit %d), want exit 80 naming %s and its status", err, exitcode.For(err), system)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the project trigger ran after the system trigger refused")
 	}
 	write(t, system, "#!/nonexistent/interpreter\n", 0o755)
 	_, err = RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), TriggerEnv(nil, tg), &bytes.Buffer{})
-	if cli.Code(err) != cli.ExitTriggerRefused {
+	if exitcode.For(err) != exitcode.TriggerRefused.N {
 		t.Errorf("a trigger that cannot run: got %v, want exit 80", err)
 	}
 }

@@ -1,22 +1,24 @@
 // Package validate checks the values users type: project names, ports and
-// snapshot ids. Each failure is a cli.Error with the code shared by every
-// program, so scripts can rely on it.
+// snapshot ids. Each failure carries the exit code shared by every program
+// (lib/exitcode), so scripts can rely on it.
 package validate
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 )
 
-// IsProjectName reports whether name matches ^[a-zA-Z0-9_-]{1,100}$: the
-// names a project directory and a systemd unit can both carry without
-// escaping. Checked by hand: compiling the bounded repetition as a regular
+// IsProjectName reports whether name matches ^[a-zA-Z0-9_-]{1,100}$ and does
+// not start with "-": the names a project directory and a systemd unit can
+// both carry without escaping, and that no program can mistake for an
+// option. Checked by hand: compiling the bounded repetition as a regular
 // expression costs milliseconds at every program start.
 func IsProjectName(name string) bool {
-	if len(name) == 0 || len(name) > 100 {
+	if len(name) == 0 || len(name) > 100 || name[0] == '-' {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
@@ -31,26 +33,35 @@ func nameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
+func invalidName(message string, args ...any) error {
+	return &exitcode.Error{Code: exitcode.InvalidName, Message: fmt.Sprintf(message, args...)}
+}
+
 // ProjectName is IsProjectName as an error for people, exit 2.
 func ProjectName(name string) error {
 	if !IsProjectName(name) {
-		return cli.Errorf(cli.ExitInvalidName,
-			"invalid project name %q\nA name has 1 to 100 characters from a-z A-Z 0-9 _ and -; choose one such as %q.",
+		return invalidName("invalid project name %q\nA name has 1 to 100 characters from a-z A-Z 0-9 _ and -, and does not start with -; choose one such as %q.",
 			name, suggestName(name))
 	}
 	return nil
 }
 
-// NewProjectName is ProjectName plus the reservation of the name the
-// maintenance machine uses, for programs that create or rename projects.
+// Reserved are the names that address something other than a project:
+// virtdev-path base is the sealed base, maintenance is the machine
+// virtdev-maintain boots.
+var Reserved = []string{"base", layout.Maintenance}
+
+// NewProjectName is ProjectName plus the reserved names, for programs that
+// create or rename projects.
 func NewProjectName(name string) error {
 	if err := ProjectName(name); err != nil {
 		return err
 	}
-	if name == layout.Maintenance {
-		return cli.Errorf(cli.ExitInvalidName,
-			"the project name %q is reserved for base maintenance (virtdev-maintain)\nChoose another name, such as %q.",
-			name, name+"-project")
+	for _, r := range Reserved {
+		if name == r {
+			return invalidName("the project name %q is reserved (virtdev-path %s and the virtdev programs mean something else by it)\nChoose another name, such as %q.",
+				name, name, name+"-project")
+		}
 	}
 	return nil
 }
@@ -60,14 +71,18 @@ func NewProjectName(name string) error {
 func suggestName(name string) string {
 	out := make([]rune, 0, len(name))
 	for _, r := range name {
-		if r < 0x80 && nameByte(byte(r)) {
+		switch {
+		case r < 0x80 && nameByte(byte(r)):
 			out = append(out, r)
-		} else {
+		case len(out) > 0:
 			out = append(out, '-')
 		}
 		if len(out) == 100 {
 			break
 		}
+	}
+	for len(out) > 0 && out[0] == '-' {
+		out = out[1:]
 	}
 	if len(out) == 0 {
 		return "myproject"
@@ -89,9 +104,9 @@ func Port(text string) (int, error) {
 			return n, nil
 		}
 	}
-	return 0, cli.Errorf(cli.ExitUsage,
+	return 0, &exitcode.Error{Code: exitcode.Usage, Message: fmt.Sprintf(
 		"invalid port %q\nA port is a decimal number from %d to %d; omit it to pick the lowest free port from 2222.",
-		text, MinPort, MaxPort)
+		text, MinPort, MaxPort)}
 }
 
 // SnapshotLayout is the time layout of a snapshot id.
@@ -107,9 +122,9 @@ func SnapshotID(id string) error {
 			return nil
 		}
 	}
-	return cli.Errorf(cli.ExitSnapshotID,
+	return &exitcode.Error{Code: exitcode.SnapshotID, Message: fmt.Sprintf(
 		"invalid snapshot id %q\nA snapshot id looks like %s (date/time); list them with: virtdev-backup --list <project>",
-		id, "2026-04-25/14-30-22")
+		id, "2026-04-25/14-30-22")}
 }
 
 func allDigits(s string) bool {

@@ -4,21 +4,26 @@ import (
 	"strings"
 	"testing"
 
-	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/validate"
 )
 
+func code(err error) int {
+	n, _ := exitcode.Of(err)
+	return n
+}
+
 func TestProjectName(t *testing.T) {
-	for _, name := range []string{"p", "my-project", "My_Project_2", "-", "_", "0", strings.Repeat("a", 100), "maintenance"} {
+	for _, name := range []string{"p", "my-project", "My_Project_2", "_", "0", "a-", strings.Repeat("a", 100), "maintenance", "base"} {
 		if err := validate.ProjectName(name); err != nil {
 			t.Errorf("ProjectName(%q) = %v, want nil", name, err)
 		}
 	}
 	for _, name := range []string{"", strings.Repeat("a", 101), "bad/name", "../x", ".", "..", "a.b",
-		"with space", "tab\t", "new\nline", "ümlaut", "a:b", "$(rm)", "a@b"} {
+		"with space", "tab\t", "new\nline", "ümlaut", "a:b", "$(rm)", "a@b", "-", "-p", "--help"} {
 		err := validate.ProjectName(name)
-		if cli.Code(err) != cli.ExitInvalidName {
-			t.Errorf("ProjectName(%q) = %v (code %d), want code 2", name, err, cli.Code(err))
+		if code(err) != exitcode.InvalidName.N {
+			t.Errorf("ProjectName(%q) = %v (code %d), want code 2", name, err, code(err))
 			continue
 		}
 		if msg := err.Error(); !strings.Contains(msg, "invalid project name") || !strings.Contains(msg, "a-z A-Z 0-9 _ and -") {
@@ -34,6 +39,9 @@ func TestProjectNameSuggestion(t *testing.T) {
 		{"", `"myproject"`},
 		{"a b", `"a-b"`},
 		{strings.Repeat("x", 150), `"` + strings.Repeat("x", 100) + `"`},
+		{"-p", `"p"`},
+		{"--", `"myproject"`},
+		{"/etc", `"etc"`},
 	} {
 		msg := validate.ProjectName(tc.name).Error()
 		if !strings.Contains(msg, "such as "+tc.suggestion) {
@@ -50,11 +58,11 @@ func TestNewProjectName(t *testing.T) {
 		t.Errorf("NewProjectName(100 chars) = %v", err)
 	}
 	err := validate.NewProjectName("maintenance")
-	if cli.Code(err) != cli.ExitInvalidName || !strings.Contains(err.Error(), "reserved") {
+	if code(err) != exitcode.InvalidName.N || !strings.Contains(err.Error(), "reserved") {
 		t.Errorf("NewProjectName(maintenance) = %v, want exit 2 saying it is reserved", err)
 	}
 	for _, name := range []string{"", strings.Repeat("a", 101), "../x"} {
-		if cli.Code(validate.NewProjectName(name)) != cli.ExitInvalidName {
+		if code(validate.NewProjectName(name)) != exitcode.InvalidName.N {
 			t.Errorf("NewProjectName(%q) accepted", name)
 		}
 	}
@@ -75,7 +83,7 @@ func TestPort(t *testing.T) {
 	for _, text := range []string{"", "1023", "0", "65536", "99999", "-2222", "+2222", "2222 ", " 2222",
 		"0x8ae", "2e3", "22.22", "port", "123456"} {
 		got, err := validate.Port(text)
-		if cli.Code(err) != cli.ExitUsage {
+		if code(err) != exitcode.Usage.N {
 			t.Errorf("Port(%q) = %d, %v, want a usage error", text, got, err)
 			continue
 		}
@@ -99,7 +107,7 @@ func TestSnapshotID(t *testing.T) {
 		"2026-04-25/14-30-22/", "2026-04-25/14-30-22/..", "2026-4-25/14-30-22", "２０２６-04-25/14-30-22",
 	} {
 		err := validate.SnapshotID(id)
-		if cli.Code(err) != cli.ExitSnapshotID {
+		if code(err) != exitcode.SnapshotID.N {
 			t.Errorf("SnapshotID(%q) = %v, want exit 79", id, err)
 			continue
 		}

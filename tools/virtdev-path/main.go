@@ -5,10 +5,6 @@
 // stdout holds only the path, for scripts: cd "$(virtdev-path p)".
 // The names base and maintenance address the sealed base and the
 // maintenance staging copy instead of a project.
-//
-// Exit codes: 0 printed; 2 invalid project name; 3 project not found;
-// 4 the resource does not exist; 5 unknown resource; 64 usage; 81 bad
-// configuration.
 package main
 
 import (
@@ -18,21 +14,32 @@ import (
 
 	"virtdev/lib/backup"
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
-	"virtdev/lib/validate"
 )
 
 const (
-	exitNoProject       = 3
-	exitNoResource      = 4
-	exitUnknownResource = 5
+	exitNoResource      = 10
+	exitUnknownResource = 11
 )
 
 var command = cli.Command{
-	Name:     "virtdev-path",
-	Synopsis: "<project> [resource]",
-	Summary:  "Print the path of a project resource.",
+	Name:    "virtdev-path",
+	Group:   cli.Inspection,
+	Summary: "Print the path of a project resource.",
+	Args: []cli.Arg{
+		{Name: "project", Kind: cli.ArgPathTarget},
+		{Name: "resource", Kind: cli.ArgResource, Optional: true, Values: projectResources,
+			ValuesFor: map[string][]string{"base": baseResources, layout.Maintenance: baseResources}},
+	},
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "printed"},
+		exitcode.InvalidName, exitcode.NotFound, exitcode.Unusable,
+		{N: exitNoResource, Meaning: "the resource does not exist (for base and maintenance)"},
+		{N: exitUnknownResource, Meaning: "unknown resource"},
+		exitcode.Output, exitcode.Config,
+	},
 	Description: `Resources of a project (default: data):
   data          the project directory (disks, nvram, runtime files)
   system-image  the system disk delta
@@ -48,11 +55,7 @@ var command = cli.Command{
   config        the project's configuration directory
 
 The names base and maintenance address the sealed base and the maintenance
-staging copy; they have data, system-image, home-image, nvram and generation.
-
-Exit codes: 0 printed; 2 invalid project name; 3 project not found;
-4 the resource does not exist; 5 unknown resource; 64 usage;
-81 malformed environment variable.`,
+staging copy; they have data, system-image, home-image, nvram and generation.`,
 	Query: true,
 	Run:   run,
 }
@@ -60,9 +63,6 @@ Exit codes: 0 printed; 2 invalid project name; 3 project not found;
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 1, 2); err != nil {
-		return err
-	}
 	l, err := env.Layout()
 	if err != nil {
 		return err
@@ -117,12 +117,9 @@ var projectResources = []string{"data", "system-image", "home-image", "nvram", "
 	"port", "monitor", "console", "shutdown", "backups", "manifest", "config"}
 
 func projectPath(l layout.Layout, name, resource string) (string, error) {
-	if err := validate.ProjectName(name); err != nil {
+	m, err := project.Find(l, name)
+	if err != nil {
 		return "", err
-	}
-	m := l.Project(name)
-	if !project.Exists(l, name) {
-		return "", cli.Errorf(exitNoProject, "project %q not found (no directory %s)\nCreate it with: virtdev-create %s", name, m.Dir, name)
 	}
 	switch resource {
 	case "data":

@@ -2,6 +2,10 @@
 // the program linked in, in a clean environment: HOME is the script's work
 // directory and no VIRTDEV_*, XDG_* or colour variable leaks in from the
 // developer's shell.
+//
+// Every exit status a script sees from a declared program must be in that
+// program's exit-code table (lib/cli Command.Codes): a code the program can
+// return without declaring it fails the test.
 package clitest
 
 import (
@@ -12,26 +16,40 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"virtdev/lib/cli"
 )
 
-// Main registers the programs a test binary can run as commands; call it
-// from TestMain.
-func Main(m *testing.M, programs map[string]func()) {
+// Main registers the commands a test binary can run as programs named after
+// them; call it from TestMain.
+func Main(m *testing.M, commands ...cli.Command) {
+	programs := map[string]func(){}
+	for _, c := range commands {
+		programs[c.Name] = func() { cli.Main(c) }
+	}
 	testscript.Main(m, programs)
 }
 
-// Run runs every script in dir.
-func Run(t *testing.T, dir string) {
+// Run runs every script in dir. commands are the programs whose exit codes
+// the scripts' exits lines check against their tables.
+func Run(t *testing.T, dir string, commands ...cli.Command) {
+	declared := map[string]cli.Command{}
+	for _, c := range commands {
+		declared[c.Name] = c
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:   dir,
 		Setup: Setup,
-		Cmds:  map[string]func(*testscript.TestScript, bool, []string){"exits": exits},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"exits": func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
+		},
 	})
 }
 
 // exits N CMD ARGS... runs CMD like exec and fails unless it exits with
-// status N, so that every documented exit code is pinned by a script.
-func exits(ts *testscript.TestScript, neg bool, args []string) {
+// status N, so that every documented exit code is pinned by a script; N must
+// be in CMD's table when CMD is a declared program.
+func exits(ts *testscript.TestScript, neg bool, args []string, declared map[string]cli.Command) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exits N command [args...]")
 	}
@@ -50,6 +68,9 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
+	if c, ok := declared[args[1]]; ok && !c.PassThrough && !c.Declares(got) {
+		ts.Fatalf("%s exited with status %d, which its exit-code table does not declare", args[1], got)
+	}
 }
 
 // Setup gives each script a private home and a predictable environment.
@@ -64,10 +85,11 @@ func Setup(env *testscript.Env) error {
 	env.Setenv("TERM", "xterm-256color")
 	for _, name := range []string{
 		"NO_COLOR", "XDG_DATA_HOME", "XDG_CACHE_HOME",
-		"VIRTDEV_SSH_KEY", "VIRTDEV_CACHE", "VIRTDEV_ACCEL", "VIRTDEV_DNS",
+		"VIRTDEV_SSH_KEY", "VIRTDEV_CACHE", "VIRTDEV_ACCEL", "VIRTDEV_CPU", "VIRTDEV_DNS",
 		"VIRTDEV_VM_MEMORY", "VIRTDEV_VM_CPUS", "VIRTDEV_STOP_TIMEOUT", "VIRTDEV_WAIT_TIMEOUT",
 		"VIRTDEV_SYSTEM_DISK_SIZE", "VIRTDEV_HOME_DISK_SIZE", "VIRTDEV_PACKAGES", "VIRTDEV_SCRIPT",
-		"VIRTDEV_TIMEZONE", "VIRTDEV_LOCALE", "VIRTDEV_KEYMAP", "OVMF_CODE", "OVMF_VARS",
+		"VIRTDEV_TIMEZONE", "VIRTDEV_LOCALE", "VIRTDEV_KEYMAP", "VIRTDEV_INVENTORY",
+		"VIRTDEV_ISO", "VIRTDEV_ISO_PROFILE", "VIRTDEV_MIN_FREE", "OVMF_CODE", "OVMF_VARS",
 	} {
 		env.Setenv(name, "")
 	}
