@@ -6,7 +6,6 @@ require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/digitalocean/go-qemu v0.0.0-20250212194115-ee9b0668d242
 	github.com/godbus/dbus/v5 v5.2.4
-	github.com/gofrs/flock v0.13.2
 	github.com/jessevdk/go-flags v1.6.1
 	github.com/xo/terminfo v1.3.1
 	golang.org/x/crypto v0.59.0
@@ -14,4 +13,7 @@ require (
 	golang.org/x/term v0.48.0
 )
 
-require github.com/digitalocean/go-libvirt v0.0.0-20220804181439-8648fbde413e // indirect
+require (
+	github.com/digitalocean/go-libvirt v0.0.0-20220804181439-8648fbde413e // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+)

@@ -27,8 +27,17 @@ func New(c *config.Config) Layout {
 	return Layout{Home: c.Home, Cache: c.Cache, ConfigDir: c.ConfigDir, SSHKey: c.SSHKey}
 }
 
-// Lock is the flock(2) target shared by every mutating program.
+// Lock is the base lock: held exclusively by programs that change the base,
+// shared by those that rely on it.
 func (l Layout) Lock() string { return filepath.Join(l.Home, "lock") }
+
+// ProjectLock is one project's lock, beside its directory so that nothing
+// that removes or renames the directory takes a held lock with it.
+func (l Layout) ProjectLock(name string) string { return filepath.Join(l.Home, "locks", name) }
+
+// PortsLock serialises SSH port choices. Its name starts with a dot, which
+// no project name does.
+func (l Layout) PortsLock() string { return filepath.Join(l.Home, "locks", ".ports") }
 
 // SSHPublicKey sits beside the private key, as OpenSSH expects.
 func (l Layout) SSHPublicKey() string { return l.SSHKey + ".pub" }
