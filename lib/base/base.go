@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
+	"virtdev/lib/exitcode"
 	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
@@ -135,4 +137,30 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 		return err
 	}
 	return nil
+}
+
+// Sealed checks that the sealed base is there and whole, and returns its
+// generation. Every program that relies on the base meets the same two
+// conditions, with the shared codes: no sealed base (84), or a sealed base
+// that is damaged (85) — a generation file that is missing or corrupt, or a
+// base file that is not a regular file.
+func Sealed(l layout.Layout) (project.Generation, error) {
+	sys := l.System()
+	if _, err := os.Lstat(sys.Dir); errors.Is(err, fs.ErrNotExist) {
+		return project.Generation{}, exitcode.New(exitcode.NoBase,
+			"no sealed base: %s does not exist\nBuild and seal one: virtdev-bootstrap && virtdev-seal", sys.Dir)
+	}
+	g, err := project.ReadGeneration(sys.Generation, false)
+	if err != nil {
+		return project.Generation{}, damaged(sys, err)
+	}
+	if missing, ok := MissingFile(sys); ok {
+		return project.Generation{}, damaged(sys, fmt.Errorf("%s is missing or not a regular file", missing))
+	}
+	return g, nil
+}
+
+func damaged(sys layout.Base, err error) error {
+	return exitcode.Wrap(exitcode.BaseDamaged, err,
+		"the sealed base in %s is damaged\nRestore the file from a backup, or rebuild the base (projects derived from it will need virtdev-recreate)", sys.Dir)
 }

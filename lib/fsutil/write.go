@@ -11,10 +11,13 @@ import (
 
 // WriteAtomic replaces path in one step: a reader sees the old content or
 // the new, never a half-written file, and a failure leaves the old file as
-// it was. The data goes to a temporary file beside path, renamed over it;
-// the temporary name is unique, so two writers never share one.
+// it was. The data goes to a temporary file beside path, synced, renamed
+// over it, and the directory synced, so that after a crash the file holds
+// the old content or the new, never nothing. The temporary name is unique,
+// so two writers never share one.
 func WriteAtomic(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+TempMarker+"*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
@@ -22,6 +25,9 @@ func WriteAtomic(path string, data []byte, perm fs.FileMode) error {
 	err = f.Chmod(perm)
 	if err == nil {
 		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -33,5 +39,22 @@ func WriteAtomic(path string, data []byte, perm fs.FileMode) error {
 		os.Remove(tmp)
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
 	return nil
+}
+
+// TempMarker is in the name of every temporary file WriteAtomic makes, so
+// that one left by a killed program can be recognised and removed.
+const TempMarker = ".tmp-"
+
+// SyncDir makes a directory's entries (a rename, a new file) durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/validate"
 )
@@ -92,18 +93,19 @@ var ErrNoGeneration = errors.New("generation file not found")
 
 // CorruptError is a generation file whose content is not a generation.
 type CorruptError struct {
-	Path    string
-	Content string
+	Path      string
+	Content   string // the start of the file, at most maxGenerationFile bytes
+	Truncated bool   // the file goes on beyond Content
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("generation file %s holds %q, not a positive whole number", e.Path, e.Content)
+	return fmt.Sprintf("generation file %s holds %s, not a positive whole number", e.Path, fsutil.Excerpt([]byte(e.Content), e.Truncated))
 }
 
 // ReadGeneration parses a generation file. A base never holds "detached";
 // allowDetached says whether this file may.
 func ReadGeneration(path string, allowDetached bool) (Generation, error) {
-	data, err := readSmall(path, maxGenerationFile)
+	data, truncated, err := fsutil.ReadPrefix(path, maxGenerationFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Generation{}, fmt.Errorf("%w: %s", ErrNoGeneration, path)
 	}
@@ -116,7 +118,7 @@ func ReadGeneration(path string, allowDetached bool) (Generation, error) {
 	}
 	n, err := strconv.Atoi(text)
 	if err != nil || n < 1 || text != strconv.Itoa(n) {
-		return Generation{}, &CorruptError{Path: path, Content: abbreviate(text)}
+		return Generation{}, &CorruptError{Path: path, Content: text, Truncated: truncated}
 	}
 	return Generation{Number: n}, nil
 }
@@ -126,41 +128,9 @@ func ReadGeneration(path string, allowDetached bool) (Generation, error) {
 // whatever follows.
 const maxGenerationFile = 64
 
-// readSmall reads at most max bytes of a file with three system calls.
-// virtdev-stale reads a generation file per project, and os.ReadFile spends
-// several more on each (size probe, poller registration and its undoing,
-// a read to find the end), which dominated its run time. A read of a
-// regular file returns less than asked only at its end.
-func readSmall(path string, max int) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer syscall.Close(fd)
-	buf := make([]byte, max)
-	for {
-		n, err := syscall.Read(fd, buf)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		return buf[:n], nil
-	}
-}
-
 // WriteGeneration records a generation the way ReadGeneration expects it.
 func WriteGeneration(path string, g Generation, perm fs.FileMode) error {
 	return os.WriteFile(path, []byte(g.String()+"\n"), perm)
-}
-
-func abbreviate(s string) string {
-	const max = 40
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
 }
 
 // Staleness is why a project cannot boot on the current base, if it cannot.

@@ -147,8 +147,12 @@ func TestReadGenerationLongContentIsAbbreviated(t *testing.T) {
 	write(t, path, strings.Repeat("x", 5000))
 	_, err := project.ReadGeneration(path, true)
 	var c *project.CorruptError
-	if !errors.As(err, &c) || len(c.Content) > 50 || !strings.HasPrefix(c.Content, "xxxx") {
+	if !errors.As(err, &c) || !c.Truncated || len(c.Content) > 64 || !strings.HasPrefix(c.Content, "xxxx") {
 		t.Errorf("ReadGeneration of a huge file = %v", err)
+	}
+	// A message quotes a short prefix, never the whole file.
+	if msg := err.Error(); len(msg) > len(path)+100 || !strings.Contains(msg, `xxx"…`) {
+		t.Errorf("message %q", msg)
 	}
 }
 
