@@ -161,6 +161,6 @@ func Sealed(l layout.Layout) (project.Generation, error) {
 }
 
 func damaged(sys layout.Base, err error) error {
-	return exitcode.Wrap(exitcode.BaseDamaged, err,
-		"the sealed base in %s is damaged\nRestore the file from a backup, or rebuild the base (projects derived from it will need virtdev-recreate)", sys.Dir)
+	return &exitcode.Error{Code: exitcode.BaseDamaged, Err: err, Message: fmt.Sprintf(
+		"the sealed base in %s is damaged: %v\nRestore the file from a backup, or rebuild the base (projects derived from it then need virtdev-recreate).", sys.Dir, err)}
 }
