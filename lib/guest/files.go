@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"virtdev/lib/fwcfg"
 )
 
 // IDs are the filesystem identifiers chosen before the filesystems exist, so
@@ -152,7 +154,7 @@ Before=sysinit.target network-pre.target systemd-networkd.service ssh.service sy
 Type=oneshot
 RemainAfterExit=yes
 ExecStartPre=-/sbin/modprobe -q qemu_fw_cfg
-ExecStart=/bin/sh -c 'f=/sys/firmware/qemu_fw_cfg/by_name/` + FirmwareProjectName + `/raw; if [ -r "$$f" ]; then head -c 64 "$$f" > /proc/sys/kernel/hostname; fi'
+ExecStart=/bin/sh -c 'f=/sys/firmware/qemu_fw_cfg/by_name/` + fwcfg.ProjectName + `/raw; if [ -r "$$f" ]; then head -c 64 "$$f" > /proc/sys/kernel/hostname; fi'
 
 [Install]
 WantedBy=sysinit.target

@@ -27,10 +27,6 @@ const (
 	UID  = 1000
 )
 
-// FirmwareProjectName is the fw_cfg item virtdev-start fills with the
-// project name; the guest takes its hostname from it.
-const FirmwareProjectName = "opt/virtdev/project"
-
 // Settings are the choices that shape a base.
 type Settings struct {
 	Suite     string   // Debian release, e.g. bookworm
