@@ -42,7 +42,8 @@ const jobTimeout = 30 * time.Second
 
 // Manager is a connection to the calling user's systemd manager.
 type Manager struct {
-	conn *sd.Conn
+	conn   *sd.Conn
+	cancel context.CancelFunc // closes the connections
 
 	mu       sync.Mutex
 	watching bool
@@ -142,18 +143,72 @@ func busAddress(getenv func(string) string) (string, error) {
 	return "", errors.New("no bus address")
 }
 
-// Connect reaches the calling user's systemd manager. A missing bus, or a
-// bus without systemd behind it, is a *BusError explaining the fix.
+// ConnectDeadline bounds setting up the connection: a bus that accepts
+// but never answers must not leave a program killable only by SIGKILL.
+const ConnectDeadline = 5 * time.Second
+
+// Connect reaches the calling user's systemd manager within
+// ConnectDeadline. A missing, silent or broken bus, or a bus without
+// systemd behind it, is a *BusError explaining the fix; ctx ending first
+// returns its error.
 func Connect(ctx context.Context) (*Manager, error) {
-	address, err := busAddress(os.Getenv)
+	return connect(ctx, os.Getenv, ConnectDeadline)
+}
+
+func connect(ctx context.Context, getenv func(string) string, deadline time.Duration) (*Manager, error) {
+	address, err := busAddress(getenv)
 	if err != nil {
 		return nil, &BusError{Err: err}
 	}
+	// The connections live on this context, not ctx: a program
+	// interrupted halfway through a start still needs them to roll back.
+	// Cancelling it closes them, which ends a setup stuck on a silent
+	// bus, and is how Close ends them.
+	life, cancel := context.WithCancel(context.Background())
+	type result struct {
+		m   *Manager
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := dial(life, address, deadline)
+		if m != nil {
+			m.cancel = cancel
+		}
+		done <- result{m, err}
+	}()
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			cancel()
+			return nil, &BusError{Address: address, Err: r.err}
+		}
+		return r.m, nil
+	case <-timer.C:
+		err = fmt.Errorf("no answer within %s", deadline)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	cancel()
+	// The setup may still finish after all; what it made is closed then.
+	go func() {
+		if r := <-done; r.m != nil {
+			r.m.conn.Close()
+		}
+	}()
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	return nil, &BusError{Address: address, Err: err}
+}
+
+// dial makes go-systemd's two connections (calls and signals) on life and
+// checks that a user manager answers on them.
+func dial(life context.Context, address string, deadline time.Duration) (*Manager, error) {
 	conn, err := sd.NewConnection(func() (*dbus.Conn, error) {
-		// Not dbus.WithContext(ctx): that would close the connection when
-		// ctx ends, and a program interrupted halfway through a start
-		// still needs it to roll back.
-		c, err := dbus.Dial(address)
+		c, err := dbus.Dial(address, dbus.WithContext(life))
 		if err != nil {
 			return nil, err
 		}
@@ -168,20 +223,24 @@ func Connect(ctx context.Context) (*Manager, error) {
 		return c, nil
 	})
 	if err != nil {
-		return nil, &BusError{Address: address, Err: err}
+		return nil, err
 	}
-	m := &Manager{conn: conn, waiters: map[string]map[chan struct{}]struct{}{}}
 	// A bus without a user manager behind it fails here, not halfway
 	// through starting a machine.
+	ctx, cancel := context.WithTimeout(life, deadline)
+	defer cancel()
 	if _, err := conn.SystemStateContext(ctx); err != nil {
 		conn.Close()
-		return nil, &BusError{Address: address, Err: err}
+		return nil, err
 	}
-	return m, nil
+	return &Manager{conn: conn, waiters: map[string]map[chan struct{}]struct{}{}}, nil
 }
 
 // Close ends the connection.
-func (m *Manager) Close() { m.conn.Close() }
+func (m *Manager) Close() {
+	m.conn.Close()
+	m.cancel()
+}
 
 // Status reads a unit's state.
 func (m *Manager) Status(ctx context.Context, unit string) (Status, error) {
@@ -307,6 +366,15 @@ func (m *Manager) wake(name string) {
 type Transient struct {
 	Description string
 	Command     []string // absolute path of the program first
+	// Dir is the working directory of Command and StopPost.
+	Dir string
+	// Notify makes the unit Type=notify: it is started once its main
+	// process says READY=1 (sd_notify), and the start fails if that
+	// process ends first. Only the main process is heard (NotifyAccess=main).
+	Notify bool
+	// StartTimeout bounds the start; systemd ends a unit that takes
+	// longer. Zero keeps systemd's default.
+	StartTimeout time.Duration
 	// StopPost, when set, runs after the main process ended, however it
 	// ended (ExecStopPost).
 	StopPost []string
@@ -320,22 +388,49 @@ type execCommand struct {
 	IgnoreFailure bool
 }
 
+// JobError is a start job that systemd ran and that failed: for a notify
+// unit, its main process ended before it was ready, or the start timed
+// out. The unit stays loaded in its failed state.
+type JobError struct {
+	Unit   string
+	Result string // systemd's word for the job's end: failed, timeout, …
+}
+
+func (e *JobError) Error() string {
+	return fmt.Sprintf("systemd's start job for %s ended %q", e.Unit, e.Result)
+}
+
 // StartTransient creates and starts a transient service. It returns once
-// systemd has finished the start job: for a simple service, once the
-// process is forked. CollectMode is left at its default, so a unit that
-// fails stays loaded, with its ExecMainStatus, until ResetFailed.
+// systemd has finished the start job: for a notify service, once the
+// service said it is ready, else once the process is forked. CollectMode
+// is left at its default, so a unit that fails stays loaded, with its
+// ExecMainStatus, until ResetFailed.
 //
-// The job is seen through even when ctx ends meanwhile (it takes
-// milliseconds), so that the caller never has to guess whether the unit
-// was started: it was, exactly when the error is nil.
+// The job is seen through even when ctx ends meanwhile, so that the caller
+// never has to guess whether the unit was started: it was, exactly when
+// the error is nil.
 func (m *Manager) StartTransient(ctx context.Context, unit string, t Transient) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
+	limit := jobTimeout
+	if t.StartTimeout > 0 {
+		limit += t.StartTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	props := []sd.Property{
 		sd.PropDescription(t.Description),
 		// systemd reads go-systemd's "uncleanIsFailure" flag as
 		// ignore-failure: true would make a crash look like success.
 		sd.PropExecStart(t.Command, false),
+	}
+	if t.Dir != "" {
+		props = append(props, sd.Property{Name: "WorkingDirectory", Value: dbus.MakeVariant(t.Dir)})
+	}
+	if t.Notify {
+		props = append(props, sd.PropType("notify"),
+			sd.Property{Name: "NotifyAccess", Value: dbus.MakeVariant("main")})
+	}
+	if t.StartTimeout > 0 {
+		props = append(props, sd.Property{Name: "TimeoutStartUSec", Value: dbus.MakeVariant(uint64(t.StartTimeout / time.Microsecond))})
 	}
 	if len(t.StopPost) > 0 {
 		props = append(props, sd.Property{
@@ -350,11 +445,11 @@ func (m *Manager) StartTransient(ctx context.Context, unit string, t Transient) 
 	select {
 	case result := <-done:
 		if result != "done" {
-			return fmt.Errorf("systemd's start job for %s ended %q", unit, result)
+			return &JobError{Unit: unit, Result: result}
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("systemd did not finish starting %s within %s", unit, jobTimeout)
+		return fmt.Errorf("systemd did not finish starting %s within %s", unit, limit)
 	}
 }
 

@@ -1,10 +1,13 @@
 package unit
 
 import (
+	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBusAddress(t *testing.T) {
@@ -66,5 +69,56 @@ func TestBusErrorNamesTheFix(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
+	}
+}
+
+// silentBus accepts connections and never says a word, as a wedged bus
+// daemon does.
+func silentBus(t *testing.T) func(string) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("unix", filepath.Join(dir, "bus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return func(k string) string {
+		if k == "XDG_RUNTIME_DIR" {
+			return dir
+		}
+		return ""
+	}
+}
+
+// Defect 15: connecting to a bus that never answers gives up within the
+// deadline instead of blocking until SIGKILL.
+func TestConnectGivesUpOnSilentBus(t *testing.T) {
+	begin := time.Now()
+	_, err := connect(context.Background(), silentBus(t), 200*time.Millisecond)
+	var be *BusError
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "no answer within 200ms") {
+		t.Fatalf("got %v, want a BusError saying the bus did not answer", err)
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("gave up after %s", d)
+	}
+}
+
+// An interrupt during the setup ends it at once, as an interrupt.
+func TestConnectEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := connect(ctx, silentBus(t), time.Hour)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the context's error", err)
 	}
 }
