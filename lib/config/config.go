@@ -26,6 +26,8 @@ const (
 	DefaultCPUs           = 4
 	DefaultStopTimeout    = 60 * time.Second
 	DefaultWaitTimeout    = 120 * time.Second
+	// DefaultCPU gives a KVM guest the host's own processor model.
+	DefaultCPU = "host"
 )
 
 // Accelerator choices for VIRTDEV_ACCEL.
@@ -59,6 +61,10 @@ type Config struct {
 	OVMFCode string // OVMF_CODE; empty means "discover"
 	OVMFVars string // OVMF_VARS; empty means "discover"
 	Accel    string // VIRTDEV_ACCEL: auto, kvm or tcg
+	// CPU is VIRTDEV_CPU, QEMU's -cpu under KVM (TCG emulates its own
+	// model): a model and features, such as host,-arch-capabilities for
+	// a nested host that cannot give a guest every feature it has.
+	CPU string
 
 	getenv func(string) string
 	host   Host
@@ -161,6 +167,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	default:
 		return nil, &Error{"VIRTDEV_ACCEL", c.Accel, "it must be auto, kvm or tcg"}
 	}
+	if c.CPU = or(getenv("VIRTDEV_CPU"), DefaultCPU); !validCPU(c.CPU) {
+		return nil, &Error{"VIRTDEV_CPU", c.CPU, "it must be a QEMU CPU model with optional features, such as host or host,-arch-capabilities (qemu-system-x86_64 -cpu help lists them)"}
+	}
 	if dns := c.DNS; !validDNS(dns) {
 		return nil, &Error{"VIRTDEV_DNS", dns, "it must be one or more IP addresses separated by spaces"}
 	}
@@ -261,6 +270,24 @@ func bounded(getenv func(string) string, variable string, fallback, max int, wan
 func seconds(getenv func(string) string, variable string, fallback time.Duration) (time.Duration, error) {
 	n, err := bounded(getenv, variable, int(fallback/time.Second), MaxSeconds, "a whole number of seconds")
 	return time.Duration(n) * time.Second, err
+}
+
+// validCPU accepts what QEMU's -cpu option reads, model[,feature...] with
+// features such as +avx, -arch-capabilities or pmu=off, and nothing that
+// could make it read another option.
+func validCPU(v string) bool {
+	if v == "" || v[0] == '-' || v[0] == ',' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-_.,+=", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func validDNS(v string) bool {

@@ -76,18 +76,27 @@ func (l Layout) Staging() Base { return base(filepath.Join(l.Home, Maintenance))
 type Machine struct {
 	Name string
 	Base
-	Port     string // present exactly while the VM runs
-	Monitor  string // QMP socket
-	Console  string // serial console socket
+	Port    string // present exactly while the VM runs
+	Monitor string // QMP socket, for virtdev's programs and the user
+	Console string // serial console socket
+	// Events is the QMP socket reserved for the machine's supervisor,
+	// which follows QEMU's events on it for the machine's whole life.
+	Events string
+	// QEMUPid holds QEMU's process ID while it runs (QEMU writes it).
+	QEMUPid  string
 	Shutdown string // how the VM last ended, recorded from QMP
 	Manifest string // project-local backup manifest
 	// KnownHosts pins the guest's SSH host key, which the guest generates
 	// on its first boot; it goes with the machine's directory.
 	KnownHosts string
-	// SSHConfig is the OpenSSH configuration virtdev-ssh assembled for its
-	// latest connection.
+	// SSHConfig starts the names of the OpenSSH configurations assembled
+	// for the connections under way, one file each: SSHConfig.<unique>.
 	SSHConfig string
 }
+
+// MachineAt is the machine name whose directory is dir, for a program
+// that runs in it (the machine's supervisor).
+func MachineAt(name, dir string) Machine { return machine(name, dir) }
 
 func machine(name, dir string) Machine {
 	return Machine{
@@ -96,6 +105,8 @@ func machine(name, dir string) Machine {
 		Port:     filepath.Join(dir, "port"),
 		Monitor:  filepath.Join(dir, "monitor.sock"),
 		Console:  filepath.Join(dir, "console.sock"),
+		Events:   filepath.Join(dir, "events.sock"),
+		QEMUPid:  filepath.Join(dir, "qemu.pid"),
 		Shutdown: filepath.Join(dir, "shutdown"),
 		Manifest: filepath.Join(dir, "manifest"),
 

@@ -53,6 +53,8 @@ func TestPaths(t *testing.T) {
 		{"Project.Port", p.Port, "/v/projects/p/port"},
 		{"Project.Monitor", p.Monitor, "/v/projects/p/monitor.sock"},
 		{"Project.Console", p.Console, "/v/projects/p/console.sock"},
+		{"Project.Events", p.Events, "/v/projects/p/events.sock"},
+		{"Project.QEMUPid", p.QEMUPid, "/v/projects/p/qemu.pid"},
 		{"Project.Shutdown", p.Shutdown, "/v/projects/p/shutdown"},
 		{"Project.Manifest", p.Manifest, "/v/projects/p/manifest"},
 		{"Machine(p).Dir", l.Machine("p").Dir, "/v/projects/p"},
