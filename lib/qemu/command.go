@@ -1,30 +1,29 @@
 // Package qemu runs virtdev machines: the QEMU command line, the choice of
-// accelerator, the QMP connection, and starting and stopping a machine as a
-// systemd user unit (see Start and Stop).
+// accelerator, the QMP connection, and a machine's life as a systemd user
+// unit. A machine is started by Start and stopped by Stop; in between its
+// supervisor (Supervise, run by virtdev-supervise as the unit's main
+// process) runs QEMU, follows it over QMP and records how it ended.
 package qemu
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
-	"virtdev/lib/config"
-	"virtdev/lib/guest"
-)
-
-// Accelerators QEMU runs a machine with.
-const (
-	KVM = "kvm"
-	TCG = "tcg"
+	"virtdev/lib/fwcfg"
 )
 
 // Command is everything a machine's QEMU command line depends on.
+//
+// QEMU runs in the machine's directory, and binds its sockets there by
+// the names Monitor, Console and Events, and writes PidFile: relative
+// names, so that the length of the directory's path never meets the
+// limit of a socket address (see lib/unixsock).
 type Command struct {
 	Binary       string // absolute path of qemu-system-x86_64
 	Name         string // machine name, handed to the guest through fw_cfg
 	Accel        string // KVM or TCG
+	CPU          string // the -cpu model under KVM (VIRTDEV_CPU)
 	MemoryMB     int
 	CPUs         int
 	FirmwareCode string // OVMF code image, mapped read-only
@@ -32,8 +31,11 @@ type Command struct {
 	SystemImage  string
 	HomeImage    string
 	Port         int // host port on 127.0.0.1 forwarded to the guest's SSH
-	Monitor      string
-	Console      string
+
+	Monitor string // QMP socket for virtdev's programs and the user
+	Console string // serial console socket
+	Events  string // QMP socket for the supervisor alone
+	PidFile string
 }
 
 // Args is the full argv, program first.
@@ -49,7 +51,7 @@ func (c Command) Args() []string {
 		"-accel", c.Accel,
 	}
 	if c.Accel == KVM {
-		args = append(args, "-cpu", "host")
+		args = append(args, "-cpu", c.CPU)
 	}
 	args = append(args,
 		"-m", strconv.Itoa(c.MemoryMB),
@@ -69,11 +71,24 @@ func (c Command) Args() []string {
 		"-device", "virtio-net-pci,netdev=net0,romfile=",
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-pci,rng=rng0",
+		// A guest kernel that panics tells QEMU through pvpanic, and QEMU
+		// then pauses the machine instead of leaving a dead guest that
+		// looks busy: its status reads guest-panicked, which
+		// virtdev-wait and virtdev-stop report at once, and the panic
+		// stays on the serial console for the user to read.
+		"-device", "pvpanic",
+		"-action", "panic=pause",
 		"-chardev", "socket,id=qmp,server=on,wait=off,path="+escape(c.Monitor),
 		"-mon", "chardev=qmp,mode=control",
+		// The supervisor's own monitor: QEMU serves one client per
+		// monitor, so users of the other one never keep it from QEMU's
+		// events, nor it from them.
+		"-chardev", "socket,id=events,server=on,wait=off,path="+escape(c.Events),
+		"-mon", "chardev=events,mode=control",
 		"-chardev", "socket,id=console,server=on,wait=off,path="+escape(c.Console),
 		"-serial", "chardev:console",
-		"-fw_cfg", "name="+guest.FirmwareProjectName+",string="+escape(c.Name),
+		"-pidfile", c.PidFile,
+		"-fw_cfg", "name="+fwcfg.ProjectName+",string="+escape(c.Name),
 	)
 	return args
 }
@@ -81,54 +96,3 @@ func (c Command) Args() []string {
 // escape protects a value inside a QEMU option list, where a comma would
 // start the next option.
 func escape(v string) string { return strings.ReplaceAll(v, ",", ",,") }
-
-// KVMUsable tells whether this process could run a KVM machine, and why
-// not.
-func KVMUsable() error {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// AccelError is a request for KVM that this host cannot honour.
-type AccelError struct{ Err error }
-
-func (e *AccelError) Error() string {
-	fix := "Enable virtualisation in the firmware and load the module (modprobe kvm_intel or kvm_amd)"
-	if errors.Is(e.Err, os.ErrPermission) {
-		fix = "Join the group that owns /dev/kvm (usually: sudo usermod -aG kvm $USER, then log in again)"
-	}
-	return fmt.Sprintf("VIRTDEV_ACCEL=kvm, but /dev/kvm is not usable: %v\n%s,\nor run under emulation instead: VIRTDEV_ACCEL=tcg (or auto)", e.Err, fix)
-}
-
-func (e *AccelError) Unwrap() error { return e.Err }
-
-// ChooseAccel resolves VIRTDEV_ACCEL (auto, kvm or tcg) against what the
-// host offers. warning is non-empty when auto had to fall back to TCG.
-func ChooseAccel(requested string, kvmUsable func() error) (accel, warning string, err error) {
-	switch requested {
-	case config.AccelTCG:
-		return TCG, "", nil
-	case config.AccelKVM:
-		if err := kvmUsable(); err != nil {
-			return "", "", &AccelError{err}
-		}
-		return KVM, "", nil
-	}
-	if err := kvmUsable(); err != nil {
-		return TCG, fmt.Sprintf("/dev/kvm is not usable (%v): running under TCG emulation, much slower (VIRTDEV_ACCEL=tcg silences this)", unwrapPath(err)), nil
-	}
-	return KVM, "", nil
-}
-
-// unwrapPath drops the path from an *os.PathError, which the message
-// already names.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}

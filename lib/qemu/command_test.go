@@ -2,20 +2,23 @@ package qemu
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"virtdev/lib/config"
 )
 
 func testCommand(accel string) Command {
 	return Command{
-		Binary: "/usr/bin/qemu-system-x86_64", Name: "web", Accel: accel, MemoryMB: 1024, CPUs: 2,
-		FirmwareCode: "/fw/OVMF_CODE.fd", NVRAM: "/p/nvram",
+		Binary: "/usr/bin/qemu-system-x86_64", Name: "web", Accel: accel, CPU: "host,-arch-capabilities",
+		MemoryMB: 1024, CPUs: 2, FirmwareCode: "/fw/OVMF_CODE.fd", NVRAM: "/p/nvram",
 		SystemImage: "/p/system.qcow2", HomeImage: "/p/home.qcow2", Port: 2223,
-		Monitor: "/p/monitor.sock", Console: "/p/console.sock",
+		Monitor: "monitor.sock", Console: "console.sock", Events: "events.sock", PidFile: "qemu.pid",
 	}
 }
 
@@ -38,8 +41,8 @@ func TestArgsKVM(t *testing.T) {
 	if got := option(args, "-accel"); !slices.Equal(got, []string{"kvm"}) {
 		t.Errorf("-accel %v", got)
 	}
-	if got := option(args, "-cpu"); !slices.Equal(got, []string{"host"}) {
-		t.Errorf("-cpu %v, want host under KVM", got)
+	if got := option(args, "-cpu"); !slices.Equal(got, []string{"host,-arch-capabilities"}) {
+		t.Errorf("-cpu %v, want VIRTDEV_CPU's host,-arch-capabilities under KVM", got)
 	}
 }
 
@@ -67,12 +70,18 @@ func TestArgsMachine(t *testing.T) {
 			"if=none,id=system,format=qcow2,discard=unmap,file=/p/system.qcow2",
 			"if=none,id=home,format=qcow2,discard=unmap,file=/p/home.qcow2",
 		},
+		// Sockets by names relative to the machine's directory, where
+		// QEMU runs: no socket address limit applies to their paths.
 		"-chardev": {
-			"socket,id=qmp,server=on,wait=off,path=/p/monitor.sock",
-			"socket,id=console,server=on,wait=off,path=/p/console.sock",
+			"socket,id=qmp,server=on,wait=off,path=monitor.sock",
+			"socket,id=events,server=on,wait=off,path=events.sock",
+			"socket,id=console,server=on,wait=off,path=console.sock",
 		},
-		"-mon":    {"chardev=qmp,mode=control"},
-		"-serial": {"chardev:console"},
+		"-mon":     {"chardev=qmp,mode=control", "chardev=events,mode=control"},
+		"-serial":  {"chardev:console"},
+		"-pidfile": {"qemu.pid"},
+		// A panicked guest stays, paused, for the user to inspect.
+		"-action": {"panic=pause"},
 	} {
 		if got := option(args, flag); !slices.Equal(got, want) {
 			t.Errorf("%s %q, want %q", flag, got, want)
@@ -87,6 +96,7 @@ func TestArgsMachine(t *testing.T) {
 		"virtio-blk-pci,drive=home",
 		"virtio-net-pci,netdev=net0,romfile=", // no network boot
 		"virtio-rng-pci,rng=rng0",
+		"pvpanic",
 	} {
 		if !slices.Contains(devices, d) {
 			t.Errorf("-device %s missing from %q", d, devices)
@@ -113,13 +123,13 @@ func TestArgsForwardOnLoopbackOnly(t *testing.T) {
 func TestArgsEscapeCommas(t *testing.T) {
 	c := testCommand(TCG)
 	c.SystemImage = "/home/a,b/system.qcow2"
-	c.Monitor = "/home/a,b/monitor.sock"
+	c.Name = "a,b"
 	args := c.Args()
 	if !slices.Contains(option(args, "-drive"), "if=none,id=system,format=qcow2,discard=unmap,file=/home/a,,b/system.qcow2") {
 		t.Errorf("comma in a disk path not doubled: %q", option(args, "-drive"))
 	}
-	if !slices.Contains(option(args, "-chardev"), "socket,id=qmp,server=on,wait=off,path=/home/a,,b/monitor.sock") {
-		t.Errorf("comma in a socket path not doubled: %q", option(args, "-chardev"))
+	if !slices.Contains(option(args, "-fw_cfg"), "name=opt/virtdev/project,string=a,,b") {
+		t.Errorf("comma in the name not doubled: %q", option(args, "-fw_cfg"))
 	}
 }
 
@@ -144,8 +154,8 @@ func TestChooseAccel(t *testing.T) {
 		if got != c.want || (warning != "") != c.warns || (err != nil) != c.fails {
 			t.Errorf("ChooseAccel(%s) = %q, %q, %v", c.requested, got, warning, err)
 		}
-		if strings.Contains(warning, "\n") {
-			t.Errorf("warning spans lines: %q", warning)
+		if c.warns && (!strings.Contains(warning, "VIRTDEV_ACCEL=tcg") || !strings.Contains(warning, "modprobe")) {
+			t.Errorf("the warning does not say how to use KVM and how to silence it: %q", warning)
 		}
 		var ae *AccelError
 		if c.fails && (!errors.As(err, &ae) || !strings.Contains(err.Error(), "VIRTDEV_ACCEL=tcg")) {
@@ -153,3 +163,34 @@ func TestChooseAccel(t *testing.T) {
 		}
 	}
 }
+
+// The fallback's advice fits why /dev/kvm is unusable: a group to join,
+// or a device no group may use.
+func TestKVMFix(t *testing.T) {
+	denied := &os.PathError{Op: "open", Path: "/dev/kvm", Err: os.ErrPermission}
+	stat := func(mode os.FileMode, gid uint32) func(string) (fs.FileInfo, error) {
+		return func(string) (fs.FileInfo, error) { return fakeDevice{mode: mode, gid: gid}, nil }
+	}
+	if got := kvmFix(denied, stat(0o660, 4242)); !strings.Contains(got, "join the group 4242") || !strings.Contains(got, "log in again") {
+		t.Errorf("group-open device: %q", got)
+	}
+	if got := kvmFix(denied, stat(0o600, 0)); !strings.Contains(got, "mode 0600") || !strings.Contains(got, "administrator") {
+		t.Errorf("root-only device: %q", got)
+	}
+	missing := &os.PathError{Op: "open", Path: "/dev/kvm", Err: os.ErrNotExist}
+	if got := kvmFix(missing, stat(0, 0)); !strings.Contains(got, "modprobe kvm_intel") {
+		t.Errorf("missing device: %q", got)
+	}
+}
+
+type fakeDevice struct {
+	mode os.FileMode
+	gid  uint32
+}
+
+func (d fakeDevice) Name() string       { return "kvm" }
+func (d fakeDevice) Size() int64        { return 0 }
+func (d fakeDevice) Mode() os.FileMode  { return d.mode | os.ModeDevice | os.ModeCharDevice }
+func (d fakeDevice) ModTime() time.Time { return time.Time{} }
+func (d fakeDevice) IsDir() bool        { return false }
+func (d fakeDevice) Sys() any           { return &syscall.Stat_t{Gid: d.gid} }

@@ -2,23 +2,38 @@ package qemu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/digitalocean/go-qemu/qmp"
+
+	"virtdev/lib/unixsock"
 )
 
-// Monitor is a QMP connection to a running machine. It records the
-// SHUTDOWN event QEMU sends before it exits: the one reliable account of
-// how the machine ended.
+// Monitor is a QMP connection to a running machine.
+//
+// QEMU serves one client at a time on each monitor socket and greets the
+// next one only when the first leaves. So virtdev's programs hold the
+// public monitor (monitor.sock) only for one command at a time: they
+// connect, ask, and hang up, leaving it free for the others and the user.
+// The machine's supervisor alone holds its own monitor (events.sock) for
+// the machine's whole life, to hear every event.
 type Monitor struct {
 	mon *qmp.SocketMonitor
 
 	drained  chan struct{} // closed once QEMU has closed the connection
 	mu       sync.Mutex
 	shutdown *ShutdownEvent
+}
+
+// Event is a QMP event: its name (SHUTDOWN, GUEST_PANICKED, …) and data.
+type Event struct {
+	Name string
+	Data map[string]any
 }
 
 // ShutdownEvent is QMP's SHUTDOWN: guest is true when the guest itself
@@ -34,10 +49,26 @@ type ShutdownEvent struct {
 var ErrMonitorBusy = errors.New("QMP monitor busy")
 
 // Dial connects to a QMP socket and completes the handshake within
-// timeout. QEMU serves one QMP client at a time and greets the next one
-// only when the first leaves, hence the bound.
+// timeout. Events are not followed.
 func Dial(ctx context.Context, path string, timeout time.Duration) (*Monitor, error) {
-	mon, err := qmp.NewSocketMonitor("unix", path, timeout)
+	return DialEvents(ctx, path, timeout, nil)
+}
+
+// DialEvents is Dial for a client that follows the machine's events:
+// handle, when not nil, sees each one, in order, and the SHUTDOWN event is
+// kept for Shutdown and Finish.
+func DialEvents(ctx context.Context, path string, timeout time.Duration, handle func(Event)) (*Monitor, error) {
+	var mon *qmp.SocketMonitor
+	err := unixsock.Do(path, func(addr string) error {
+		var err error
+		mon, err = qmp.NewSocketMonitor("unix", addr, timeout)
+		return err
+	})
+	if errors.Is(err, syscall.EAGAIN) {
+		// The socket's queue of connections QEMU has yet to take is
+		// full: clients before us wait for the one it serves.
+		return nil, fmt.Errorf("QMP socket %s: %w: its queue is full", path, ErrMonitorBusy)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -47,43 +78,98 @@ func Dial(ctx context.Context, path string, timeout time.Duration) (*Monitor, er
 	defer timer.Stop()
 	select {
 	case err = <-handshake:
+		if err != nil {
+			mon.Disconnect()
+			return nil, fmt.Errorf("QMP handshake on %s: %w", path, err)
+		}
 	case <-timer.C:
 		err = fmt.Errorf("%w: QEMU did not greet within %s", ErrMonitorBusy, timeout)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
 	if err != nil {
-		mon.Disconnect()
+		// go-qemu's connection cannot be hung up while its handshake
+		// runs; it is hung up once QEMU greets it (or is gone).
+		go func() {
+			<-handshake
+			mon.Disconnect()
+		}()
 		return nil, fmt.Errorf("QMP handshake on %s: %w", path, err)
+	}
+	m := &Monitor{mon: mon, drained: make(chan struct{})}
+	if handle == nil {
+		// Without a listener go-qemu drops events itself.
+		close(m.drained)
+		return m, nil
 	}
 	events, err := mon.Events(context.Background())
 	if err != nil {
 		mon.Disconnect()
 		return nil, err
 	}
-	m := &Monitor{mon: mon, drained: make(chan struct{})}
 	// go-qemu hands events over unbuffered and stops reading the socket
 	// while one waits, so they are read all the time, until QEMU hangs up.
 	go func() {
 		defer close(m.drained)
 		for e := range events {
-			if e.Event != "SHUTDOWN" {
-				continue
+			if e.Event == "SHUTDOWN" {
+				guest, _ := e.Data["guest"].(bool)
+				reason, _ := e.Data["reason"].(string)
+				m.mu.Lock()
+				m.shutdown = &ShutdownEvent{Guest: guest, Reason: reason}
+				m.mu.Unlock()
 			}
-			guest, _ := e.Data["guest"].(bool)
-			reason, _ := e.Data["reason"].(string)
-			m.mu.Lock()
-			m.shutdown = &ShutdownEvent{Guest: guest, Reason: reason}
-			m.mu.Unlock()
+			handle(Event{Name: e.Event, Data: e.Data})
 		}
 	}()
 	return m, nil
 }
 
+// run sends one command and waits at most timeout for its answer; QEMU
+// may be too busy to answer, and nothing must wait on it for ever. A
+// command that times out leaves the connection closed.
+func (m *Monitor) run(command string, timeout time.Duration) ([]byte, error) {
+	type answer struct {
+		data []byte
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		data, err := m.mon.Run([]byte(command))
+		done <- answer{data, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return a.data, a.err
+	case <-timer.C:
+		m.mon.Disconnect()
+		return nil, fmt.Errorf("QEMU did not answer %s within %s", command, timeout)
+	}
+}
+
 // Powerdown presses the ACPI power button.
-func (m *Monitor) Powerdown() error {
-	_, err := m.mon.Run([]byte(`{"execute":"system_powerdown"}`))
+func (m *Monitor) Powerdown(timeout time.Duration) error {
+	_, err := m.run(`{"execute":"system_powerdown"}`, timeout)
 	return err
+}
+
+// Status asks QEMU what state the machine is in.
+func (m *Monitor) Status(timeout time.Duration) (RunState, error) {
+	data, err := m.run(`{"execute":"query-status"}`, timeout)
+	if err != nil {
+		return "", err
+	}
+	var reply struct {
+		Return struct {
+			Status RunState `json:"status"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal(data, &reply); err != nil || reply.Return.Status == "" {
+		return "", fmt.Errorf("unexpected answer to query-status: %.200s", data)
+	}
+	return reply.Return.Status, nil
 }
 
 // Shutdown is the SHUTDOWN event seen so far, or nil.
@@ -106,3 +192,13 @@ func (m *Monitor) Finish(timeout time.Duration) *ShutdownEvent {
 
 // Close hangs up.
 func (m *Monitor) Close() { m.mon.Disconnect() }
+
+// QueryStatus asks the machine's status over a connection of its own.
+func QueryStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {
+	mon, err := Dial(ctx, path, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer mon.Close()
+	return mon.Status(timeout)
+}

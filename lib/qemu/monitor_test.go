@@ -2,64 +2,65 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// fakeQEMU serves one QMP client: the greeting, the capabilities
-// handshake, and on system_powerdown the reply, the SHUTDOWN event a
-// powering-off guest causes, and the hang-up of an exiting QEMU.
-func fakeQEMU(t *testing.T, path string) {
-	l, err := net.Listen("unix", path)
-	if err != nil {
+// longMachineDir is a machine directory whose sockets' paths are far too
+// long for a socket address, as with a long VIRTDEV_HOME and project name.
+func longMachineDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), strings.Repeat("h", 150), strings.Repeat("p", 100))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.Write([]byte(`{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}` + "\n"))
-		// Commands are JSON values, not lines: go-qemu ends none with a
-		// newline, and QEMU needs none.
-		dec := json.NewDecoder(c)
-		for {
-			var cmd struct{ Execute string }
-			if dec.Decode(&cmd) != nil {
-				return
-			}
-			switch cmd.Execute {
-			case "qmp_capabilities":
-				c.Write([]byte(`{"return": {}}` + "\n"))
-			case "system_powerdown":
-				c.Write([]byte(`{"return": {}}` + "\n"))
-				c.Write([]byte(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "POWERDOWN"}` + "\n"))
-				c.Write([]byte(`{"timestamp": {"seconds": 1, "microseconds": 3}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}}` + "\n"))
-				return
-			}
-		}
-	}()
+	return dir
 }
 
-func TestMonitorRecordsShutdown(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "monitor.sock")
-	fakeQEMU(t, path)
+func TestMonitorOverLongPath(t *testing.T) {
+	path := filepath.Join(longMachineDir(t), "monitor.sock")
+	f := newFakeQMP(t, path, StateGuestPanicked)
+	state, err := QueryStatus(context.Background(), path, time.Second)
+	if err != nil || state != StateGuestPanicked {
+		t.Fatalf("QueryStatus = %q, %v; want guest-panicked", state, err)
+	}
 	mon, err := Dial(context.Background(), path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mon.Powerdown(); err != nil {
+	if err := mon.Powerdown(time.Second); err != nil {
 		t.Fatal(err)
 	}
+	mon.Close()
+	if f.pressed() != 1 {
+		t.Errorf("%d presses, want 1", f.pressed())
+	}
+}
+
+func TestDialEventsRecordsShutdown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.sock")
+	f := newFakeQMP(t, path, StateRunning)
+	var seen []string
+	mon, err := DialEvents(context.Background(), path, time.Second, func(e Event) { seen = append(seen, e.Name) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "POWERDOWN"}`)
+	f.send(`{"timestamp": {"seconds": 1, "microseconds": 3}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}}`)
+	f.mu.Lock()
+	f.conn.Close() // QEMU exits
+	f.mu.Unlock()
 	got := mon.Finish(time.Second)
 	if got == nil || !got.Guest || got.Reason != "guest-shutdown" {
 		t.Fatalf("SHUTDOWN event = %+v, want guest-initiated guest-shutdown", got)
+	}
+	if strings.Join(seen, " ") != "POWERDOWN SHUTDOWN" {
+		t.Errorf("the handler saw %v", seen)
 	}
 }
 
@@ -76,5 +77,43 @@ func TestDialGivesUpOnSilentMonitor(t *testing.T) {
 	}
 	if d := time.Since(begin); d > 2*time.Second {
 		t.Errorf("Dial took %s to give up", d)
+	}
+}
+
+// A command QEMU never answers does not hold its caller for ever.
+func TestCommandTimesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "monitor.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte(`{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}` + "\n"))
+		buf := make([]byte, 4096)
+		c.Read(buf) // qmp_capabilities
+		c.Write([]byte(`{"return": {}}` + "\n"))
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	mon, err := Dial(context.Background(), path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	begin := time.Now()
+	if _, err := mon.Status(200 * time.Millisecond); err == nil {
+		t.Fatal("a status nobody answered came back")
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("waited %s for an answer", d)
 	}
 }

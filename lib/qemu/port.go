@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"syscall"
 
-	"virtdev/lib/fsutil"
+	"virtdev/lib/layout"
+	"virtdev/lib/lock"
+	"virtdev/lib/project"
 	"virtdev/lib/validate"
 )
 
@@ -39,8 +41,9 @@ func ChoosePort(first int, free func(int) bool) (int, error) {
 // PortError is an SSH port another program holds.
 type PortError struct {
 	Port      int
-	Auto      bool // chosen automatically rather than given
-	Exhausted bool // no port at all was free
+	Auto      bool   // chosen automatically rather than given
+	Exhausted bool   // no port at all was free
+	Claimed   string // the machine whose port file names the port, if one does
 	// Raced is set when the port was free at the check and taken by the
 	// time QEMU bound it; Unit and Ended then tell how QEMU went.
 	Raced bool
@@ -52,6 +55,8 @@ func (e *PortError) Error() string {
 	switch {
 	case e.Exhausted:
 		return fmt.Sprintf("no free TCP port on 127.0.0.1 from %d to %d\nFree one, or give an explicit port: virtdev-start <project> <port>", e.Port, validate.MaxPort)
+	case e.Claimed != "":
+		return fmt.Sprintf("port %d is the SSH port of machine %s (its port file names it)\nChoose another port, or omit it to pick the lowest free one from %d.", e.Port, e.Claimed, FirstPort)
 	case e.Raced:
 		retry := "Retry; automatic assignment will pick the next free port."
 		if !e.Auto {
@@ -63,8 +68,36 @@ func (e *PortError) Error() string {
 	return fmt.Sprintf("port %d on 127.0.0.1 is already in use\nSee who holds it: ss -tlnp 'sport = :%d'\nChoose another port, or omit it to pick the lowest free one from %d.", e.Port, e.Port, FirstPort)
 }
 
-// writePort replaces the port file in one step, so a reader never sees it
-// half written.
-func writePort(path string, port int) error {
-	return fsutil.WriteAtomic(path, []byte(strconv.Itoa(port)+"\n"), 0o644)
+// claimPort chooses m's SSH port (requested, or the lowest free one from
+// FirstPort when requested is 0) and writes it into m's port file. It
+// holds the ports lock from the choice to the writing, and skips every
+// port another machine's port file names, even one whose QEMU has not
+// bound it yet: two starts at once never choose the same port.
+func claimPort(l layout.Layout, m layout.Machine, requested int) (int, error) {
+	held, err := lock.Ports(l)
+	if err != nil {
+		return 0, err
+	}
+	defer held.Release()
+	claimed, err := project.ClaimedPorts(l)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the ports other machines use: %w", err)
+	}
+	delete(claimed, 0)
+	port := requested
+	switch {
+	case port == 0:
+		port, err = ChoosePort(FirstPort, func(p int) bool { return claimed[p] == "" && PortFree(p) })
+		if err != nil {
+			return 0, err
+		}
+	case claimed[port] != "" && claimed[port] != m.Name:
+		return 0, &PortError{Port: port, Claimed: claimed[port]}
+	case !PortFree(port):
+		return 0, &PortError{Port: port}
+	}
+	if err := project.WritePort(m, port); err != nil {
+		return 0, fmt.Errorf("cannot write the port file %s: %w", m.Port, err)
+	}
+	return port, nil
 }

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"virtdev/lib/layout"
+	"virtdev/lib/project"
 )
 
 func TestChoosePortLowestFree(t *testing.T) {
@@ -52,16 +55,74 @@ func TestPortFreeSeesWildcardListener(t *testing.T) {
 	}
 }
 
-func TestPortFileWrite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "port")
-	if err := writePort(path, 2230); err != nil {
+// machines makes projects in a fresh layout.
+func machines(t *testing.T, names ...string) (layout.Layout, []layout.Machine) {
+	t.Helper()
+	l := layout.Layout{Home: t.TempDir()}
+	var ms []layout.Machine
+	for _, n := range names {
+		m := l.Project(n)
+		if err := os.MkdirAll(m.Dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	return l, ms
+}
+
+// A port another machine's port file names is never chosen, even when
+// nothing listens on it yet (its QEMU may be about to bind it).
+func TestClaimPortSkipsClaimedPorts(t *testing.T) {
+	l, ms := machines(t, "a", "b")
+	first, err := ChoosePort(FirstPort, PortFree)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if data, err := os.ReadFile(path); err != nil || string(data) != "2230\n" {
-		t.Fatalf("port file holds %q (%v), want \"2230\\n\"", data, err)
+	if err := project.WritePort(ms[0], first); err != nil {
+		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
-		t.Errorf("temporary files stayed behind: %v", entries)
+	got, err := claimPort(l, ms[1], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == first {
+		t.Errorf("chose port %d, which a's port file claims", got)
+	}
+	if port, err := project.ReadPort(ms[1]); err != nil || port != got {
+		t.Errorf("b's port file holds %d, %v; want %d", port, err, got)
+	}
+	_, err = claimPort(l, ms[1], first)
+	var pe *PortError
+	if !errors.As(err, &pe) || pe.Claimed != "a" || !strings.Contains(err.Error(), "machine a") {
+		t.Errorf("asking for a's port: %v, want a PortError naming a", err)
+	}
+}
+
+// Two starts at once never choose the same port.
+func TestClaimPortConcurrently(t *testing.T) {
+	names := []string{"p0", "p1", "p2", "p3", "p4", "p5"}
+	l, ms := machines(t, names...)
+	ports := make(chan int, len(ms))
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := claimPort(l, m, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			ports <- p
+		}()
+	}
+	wg.Wait()
+	close(ports)
+	seen := map[int]bool{}
+	for p := range ports {
+		if seen[p] {
+			t.Errorf("port %d chosen twice", p)
+		}
+		seen[p] = true
 	}
 }
 

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"strings"
 	"time"
 
 	"virtdev/lib/fsutil"
 )
 
-// How a machine ended, as Stop records it.
+// How a machine ended.
 const (
 	// Clean: the guest powered itself off (QMP SHUTDOWN with guest true).
 	Clean = "clean"
@@ -22,22 +22,65 @@ const (
 	Unknown = "unknown"
 )
 
-// Shutdown is the record of how a machine last stopped, kept in its
+// Shutdown is the record of how a machine last ended, kept in its
 // layout.Machine.Shutdown file for programs that act on it later (such as
 // virtdev-maintain, which reseals only after a clean poweroff).
+//
+// The machine's supervisor writes it when QEMU exits, from QEMU's SHUTDOWN
+// event and exit status; virtdev-stop, when it stopped the machine, adds
+// what it did and rewrites it (or writes it alone, when the supervisor was
+// killed before it could).
 type Shutdown struct {
-	How     string    `json:"how"`              // Clean, Forced or Unknown
-	Guest   bool      `json:"guest"`            // QMP SHUTDOWN's guest flag
-	Reason  string    `json:"reason,omitempty"` // QMP SHUTDOWN's reason; empty when none came
-	Signal  string    `json:"signal,omitempty"` // the last signal virtdev sent QEMU, if any
-	Presses int       `json:"presses"`          // how often the power button was pressed
-	Exit    string    `json:"exit,omitempty"`   // how systemd saw QEMU end, e.g. "exit status 0"
-	After   float64   `json:"after_seconds"`    // from the stop request to QEMU's exit
-	Time    time.Time `json:"time"`             // when QEMU was seen gone
+	How    string `json:"how"`              // Clean, Forced or Unknown
+	Guest  bool   `json:"guest"`            // QMP SHUTDOWN's guest flag
+	Reason string `json:"reason,omitempty"` // QMP SHUTDOWN's reason; empty when none came
+	// State is QEMU's status when virtdev-stop found the guest unable to
+	// handle the power button (internal-error, guest-panicked, …).
+	State   RunState `json:"state,omitempty"`
+	Signal  string   `json:"signal,omitempty"` // the last signal virtdev-stop sent, if any
+	Presses int      `json:"presses"`          // how often virtdev-stop pressed the power button
+	Exit    string   `json:"exit,omitempty"`   // how QEMU ended, e.g. "exit status 0"
+	// Messages are QEMU's last lines on stderr, the whole of them being
+	// in the unit's journal.
+	Messages []string  `json:"messages,omitempty"`
+	After    float64   `json:"after_seconds"` // from the stop request to QEMU's exit; 0 without one
+	Time     time.Time `json:"time"`          // when QEMU was seen gone
 }
 
 // Clean reports whether the guest powered off by itself.
 func (s Shutdown) Clean() bool { return s.How == Clean }
+
+// event is the SHUTDOWN event the record was made from, or nil. QEMU has
+// given every SHUTDOWN a reason since version 4.0.
+func (s Shutdown) event() *ShutdownEvent {
+	if s.Reason == "" {
+		return nil
+	}
+	return &ShutdownEvent{Guest: s.Guest, Reason: s.Reason}
+}
+
+// Describe says how the machine ended, for messages.
+func (s Shutdown) Describe() string {
+	var parts []string
+	switch s.How {
+	case Clean:
+		parts = append(parts, "clean guest poweroff")
+	case Forced:
+		parts = append(parts, "forced")
+	default:
+		parts = append(parts, "QEMU reported no shutdown")
+	}
+	if s.Reason != "" && s.How != Clean {
+		parts = append(parts, "QEMU reason "+s.Reason)
+	}
+	if s.Signal != "" {
+		parts = append(parts, s.Signal)
+	}
+	if s.Exit != "" {
+		parts = append(parts, "QEMU "+s.Exit)
+	}
+	return strings.Join(parts, ", ")
+}
 
 // classify decides how a machine ended from the SHUTDOWN event (nil when
 // none arrived) and the signal virtdev sent, if any. The exit status plays
@@ -54,12 +97,16 @@ func classify(event *ShutdownEvent, signal string) Shutdown {
 	return Shutdown{How: Unknown}
 }
 
-// ErrNoShutdown means no stop was ever recorded for the machine.
+// ErrNoShutdown means no end was ever recorded for the machine.
 var ErrNoShutdown = errors.New("no shutdown record")
+
+// maxShutdownFile bounds what is read of a record: a real one takes a few
+// hundred bytes.
+const maxShutdownFile = 64 << 10
 
 // ReadShutdown reads a machine's shutdown record.
 func ReadShutdown(path string) (Shutdown, error) {
-	data, err := os.ReadFile(path)
+	data, truncated, err := fsutil.ReadPrefix(path, maxShutdownFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Shutdown{}, fmt.Errorf("%w: %s", ErrNoShutdown, path)
 	}
@@ -67,8 +114,8 @@ func ReadShutdown(path string) (Shutdown, error) {
 		return Shutdown{}, err
 	}
 	var s Shutdown
-	if err := json.Unmarshal(data, &s); err != nil {
-		return Shutdown{}, fmt.Errorf("shutdown record %s is not valid: %w", path, err)
+	if err := json.Unmarshal(data, &s); truncated || err != nil {
+		return Shutdown{}, fmt.Errorf("shutdown record %s is not valid: it holds %s", path, fsutil.Excerpt(data, truncated))
 	}
 	switch s.How {
 	case Clean, Forced, Unknown:
@@ -85,4 +132,13 @@ func WriteShutdown(path string, s Shutdown) error {
 		return err
 	}
 	return fsutil.WriteAtomic(path, append(data, '\n'), 0o644)
+}
+
+// readFreshShutdown reads the record written since begin, if there is one.
+func readFreshShutdown(path string, begin time.Time) *Shutdown {
+	rec, err := ReadShutdown(path)
+	if err != nil || rec.Time.Before(begin) {
+		return nil
+	}
+	return &rec
 }

@@ -1,0 +1,46 @@
+package qemu
+
+import "virtdev/lib/layout"
+
+// RunState is QEMU's word for the state of a machine, as QMP's
+// query-status reports it.
+type RunState string
+
+// The states virtdev acts on; QEMU has more, all of them passing.
+const (
+	StateRunning RunState = "running"
+	// StateInternalError: a virtual CPU met something QEMU cannot
+	// handle; under KVM often a processor model the host cannot run.
+	StateInternalError RunState = "internal-error"
+	// StateGuestPanicked: the guest's kernel panicked and said so
+	// through the pvpanic device; QEMU paused the machine.
+	StateGuestPanicked RunState = "guest-panicked"
+	// StateIOError: a disk write failed, typically on a full host file
+	// system; QEMU paused the machine until it is continued.
+	StateIOError RunState = "io-error"
+	// StatePaused: someone stopped the machine over QMP.
+	StatePaused RunState = "paused"
+)
+
+// Failed reports a machine whose guest cannot go on: nothing but a new
+// start brings it back.
+func (s RunState) Failed() bool { return s == StateInternalError || s == StateGuestPanicked }
+
+// Halted reports a machine that QEMU paused and that runs again once
+// continued.
+func (s RunState) Halted() bool { return s == StateIOError || s == StatePaused }
+
+// Explain says what the state means for the user, and what to do.
+func (s RunState) Explain(name string) string {
+	switch s {
+	case StateInternalError:
+		return "a virtual CPU met an error QEMU cannot handle (under KVM, often a processor model the host cannot give the guest: see VIRTDEV_CPU, or run under emulation with VIRTDEV_ACCEL=tcg); QEMU's messages: journalctl --user -u " + layout.Unit(name)
+	case StateGuestPanicked:
+		return "the guest's kernel panicked; the panic is on its serial console: virtdev-console " + name
+	case StateIOError:
+		return "a write to one of its disks failed, usually because the host file system under " + name + " is full; free space, then continue the machine from its monitor (virtdev-monitor " + name + ", command cont)"
+	case StatePaused:
+		return "it was paused over QMP; continue it from its monitor (virtdev-monitor " + name + ", command cont)"
+	}
+	return "QEMU reports it " + string(s)
+}

@@ -1,0 +1,264 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"virtdev/lib/layout"
+	"virtdev/lib/unit"
+)
+
+// Intervals of stopping.
+const (
+	// PressInterval is how often Stop presses the power button again: a
+	// guest that is still booting ignores a press.
+	PressInterval = 3 * time.Second
+	// KillGrace is how long QEMU gets after SIGTERM before SIGKILL, and
+	// after SIGKILL before Stop gives up.
+	KillGrace = 10 * time.Second
+	// commandTimeout bounds one QMP exchange of Stop's: a connection, a
+	// greeting, a command.
+	commandTimeout = 2 * time.Second
+)
+
+// StopOptions is how Stop goes about it.
+type StopOptions struct {
+	// Timeout is how long the guest has to power off after the first
+	// press of the power button before QEMU gets SIGTERM
+	// (VIRTDEV_STOP_TIMEOUT).
+	Timeout time.Duration
+	// ResetFailed clears the unit's failed state afterwards. The
+	// maintenance machine's owner reads that state itself and leaves it
+	// false.
+	ResetFailed bool
+	// Progress reports steps to people; nil says nothing.
+	Progress func(format string, args ...any)
+	// PressInterval and KillGrace replace the package's defaults when
+	// set, for tests.
+	PressInterval, KillGrace time.Duration
+}
+
+// Stop powers a machine off: the ACPI power button, pressed over QMP now
+// and every PressInterval, then SIGTERM after o.Timeout, then SIGKILL. A
+// guest that is not running (QEMU's status internal-error, guest-panicked,
+// io-error or paused) cannot handle the button, and gets SIGTERM at once.
+//
+// It returns once the unit is down, with the record of how the machine
+// ended: the supervisor's, from QEMU's SHUTDOWN event, with what Stop did
+// added (presses, the last signal, the time it took), and rewritten; or,
+// when the supervisor was killed before it could write one, Stop's own.
+func Stop(ctx context.Context, units Units, m layout.Machine, o StopOptions) (Shutdown, error) {
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
+	if o.PressInterval == 0 {
+		o.PressInterval = PressInterval
+	}
+	if o.KillGrace == 0 {
+		o.KillGrace = KillGrace
+	}
+	name := layout.Unit(m.Name)
+	st, err := units.Status(ctx, name)
+	if err != nil {
+		return Shutdown{}, err
+	}
+	if st.Down() {
+		// Files from a machine that ended unwatched must not claim it runs.
+		return Shutdown{}, errors.Join(&NotRunningError{Unit: name}, removeRuntime(m))
+	}
+	begin := time.Now()
+	s := &stopping{units: units, name: name, m: m, o: o}
+	final, err := s.run(ctx)
+	if err != nil {
+		return Shutdown{}, err
+	}
+	rec := s.record(final, begin)
+	var errs []error
+	if err := WriteShutdown(m.Shutdown, rec); err != nil {
+		errs = append(errs, fmt.Errorf("cannot record how %s ended in %s: %w", m.Name, m.Shutdown, err))
+	}
+	if o.ResetFailed {
+		if err := units.ResetFailed(context.WithoutCancel(ctx), name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeRuntime(m); err != nil {
+		errs = append(errs, err)
+	}
+	return rec, errors.Join(errs...)
+}
+
+// stopping is one Stop under way.
+type stopping struct {
+	units Units
+	name  string
+	m     layout.Machine
+	o     StopOptions
+
+	presses int
+	sent    string   // the last signal sent
+	state   RunState // the status that kept the guest from the button, if any
+}
+
+// press is what one round of the power button found.
+type press struct {
+	state   RunState // the machine's status, when QEMU answered
+	pressed bool
+	err     error
+}
+
+// run presses and escalates until the unit is down, and returns its final
+// status.
+func (s *stopping) run(ctx context.Context) (unit.Status, error) {
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	type end struct {
+		st  unit.Status
+		err error
+	}
+	down := make(chan end, 1)
+	go func() {
+		st, err := s.units.WaitDown(watchCtx, s.name)
+		down <- end{st, err}
+	}()
+	presses := make(chan press)
+	go s.pressLoop(watchCtx, presses)
+
+	// The escalation: SIGTERM once the guest has had its time, SIGKILL
+	// if QEMU survives it, and then nothing more to try.
+	steps := []struct {
+		sig   syscall.Signal
+		after time.Duration
+	}{{syscall.SIGTERM, s.o.Timeout}, {syscall.SIGKILL, s.o.KillGrace}, {0, s.o.KillGrace}}
+	timer := time.NewTimer(steps[0].after)
+	defer timer.Stop()
+	escalate := func(why string) error {
+		step := steps[0]
+		steps = steps[1:]
+		if step.sig == 0 {
+			st, _ := s.units.Status(ctx, s.name)
+			return &StuckError{Unit: s.name, State: st.ActiveState}
+		}
+		s.o.Progress("%s; sending QEMU %s", why, signalName(step.sig))
+		if err := kill(ctx, s.units, s.name, step.sig); err != nil {
+			return err
+		}
+		s.sent = signalName(step.sig)
+		timer.Reset(steps[0].after)
+		return nil
+	}
+	toldBusy, unreachable := false, 0
+	for {
+		select {
+		case e := <-down:
+			return e.st, e.err
+		case p := <-presses:
+			var err error
+			if p.err == nil || errors.Is(p.err, ErrMonitorBusy) {
+				unreachable = 0
+			}
+			switch {
+			case p.pressed:
+				if s.presses == 0 {
+					s.o.Progress("pressed the power button of %s (QEMU gets SIGTERM if the guest has not powered off within %s)", s.m.Name, s.o.Timeout)
+				}
+				s.presses++
+			case p.state != "":
+				s.state = p.state
+				if s.sent == "" {
+					err = escalate(fmt.Sprintf("the guest is not running (QEMU status %s), so it cannot handle the power button", p.state))
+				}
+			case errors.Is(p.err, ErrMonitorBusy):
+				if !toldBusy {
+					toldBusy = true
+					s.o.Progress("QEMU's monitor %s is busy with another client; pressing again in %s", s.m.Monitor, s.o.PressInterval)
+				}
+			default:
+				// Without a monitor there is no button to press. Once is
+				// not enough to tell: QEMU closes it as it exits after a
+				// poweroff, a moment before its unit is down.
+				unreachable++
+				if unreachable == 2 && s.sent == "" {
+					err = escalate(fmt.Sprintf("cannot reach QEMU's monitor (%v)", p.err))
+				}
+			}
+			if err != nil {
+				return unit.Status{}, err
+			}
+		case <-timer.C:
+			why := fmt.Sprintf("the guest did not power off within %s", s.o.Timeout)
+			if s.sent != "" {
+				why = fmt.Sprintf("QEMU did not exit within %s of %s", s.o.KillGrace, s.sent)
+			}
+			if err := escalate(why); err != nil {
+				return unit.Status{}, err
+			}
+		}
+	}
+}
+
+// pressLoop presses the power button now and every PressInterval, each
+// time over a connection of its own, after asking QEMU whether the guest
+// runs: a press while it does not is lost. It ends with ctx, or after
+// finding the guest not running.
+func (s *stopping) pressLoop(ctx context.Context, out chan<- press) {
+	for {
+		p := pressOnce(ctx, s.m.Monitor)
+		select {
+		case out <- p:
+		case <-ctx.Done():
+			return
+		}
+		if p.state != "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.o.PressInterval):
+		}
+	}
+}
+
+// pressOnce asks the machine's status and, if the guest runs, presses the
+// button. state is set only when the guest is not running.
+func pressOnce(ctx context.Context, path string) press {
+	mon, err := Dial(ctx, path, commandTimeout)
+	if err != nil {
+		return press{err: err}
+	}
+	defer mon.Close()
+	state, err := mon.Status(commandTimeout)
+	if err != nil {
+		return press{err: err}
+	}
+	if state.Failed() || state.Halted() {
+		return press{state: state}
+	}
+	if err := mon.Powerdown(commandTimeout); err != nil {
+		return press{err: err}
+	}
+	return press{pressed: true}
+}
+
+// record is how the machine ended: the supervisor's record of QEMU's end
+// if it wrote one during this stop, else what Stop knows, with Stop's own
+// part added.
+func (s *stopping) record(final unit.Status, begin time.Time) Shutdown {
+	var rec Shutdown
+	if fresh := readFreshShutdown(s.m.Shutdown, begin); fresh != nil {
+		rec = *fresh
+	} else {
+		rec.Exit = final.Ended()
+		rec.Time = time.Now()
+	}
+	how := classify(rec.event(), s.sent)
+	rec.How, rec.Signal = how.How, s.sent
+	rec.Presses = s.presses
+	rec.State = s.state
+	rec.After = time.Since(begin).Seconds()
+	return rec
+}

@@ -1,0 +1,183 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"virtdev/lib/layout"
+	"virtdev/lib/project"
+	"virtdev/lib/unit"
+)
+
+// running makes a machine that runs: a unit, a port file, and QEMU's
+// public monitor in state.
+func running(t *testing.T, state RunState) (layout.Machine, *fakeUnits, *fakeQMP) {
+	t.Helper()
+	_, ms := machines(t, "p")
+	m := ms[0]
+	if err := project.WritePort(m, 2222); err != nil {
+		t.Fatal(err)
+	}
+	return m, newFakeUnits(true), newFakeQMP(t, m.Monitor, state)
+}
+
+// supervisorRecords plays the supervisor when QEMU exits: it records the
+// SHUTDOWN event QEMU sent, and the unit goes down.
+func supervisorRecords(u *fakeUnits, m layout.Machine, event *ShutdownEvent) {
+	rec := classify(event, "")
+	rec.Exit = "exit status 0"
+	rec.Time = time.Now()
+	WriteShutdown(m.Shutdown, rec)
+	os.Remove(m.Port)
+	u.exit(unit.CodeExited, 0)
+}
+
+func fastStop(timeout time.Duration) StopOptions {
+	return StopOptions{Timeout: timeout, ResetFailed: true, PressInterval: 20 * time.Millisecond, KillGrace: 100 * time.Millisecond}
+}
+
+// The guest ignores the first presses, as a booting guest does, and powers
+// off at the third: clean, with the presses counted in the record.
+func TestStopClean(t *testing.T) {
+	m, u, q := running(t, StateRunning)
+	q.onPowerdown = func(n int) {
+		if n == 3 {
+			supervisorRecords(u, m, &ShutdownEvent{Guest: true, Reason: "guest-shutdown"})
+		}
+	}
+	rec, err := Stop(context.Background(), u, m, fastStop(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.How != Clean || rec.Presses != 3 || rec.Signal != "" || len(u.killed()) != 0 {
+		t.Errorf("record %+v, signals %v; want clean after 3 presses, no signal", rec, u.killed())
+	}
+	saved, err := ReadShutdown(m.Shutdown)
+	if err != nil || saved.Presses != 3 || saved.How != Clean {
+		t.Errorf("saved record %+v, %v; want the supervisor's with the presses added", saved, err)
+	}
+	if u.resets != 1 {
+		t.Errorf("%d ResetFailed, want 1", u.resets)
+	}
+}
+
+// A guest deaf to the button gets SIGTERM after the timeout; QEMU's
+// SHUTDOWN then says host-signal: forced.
+func TestStopEscalatesToSIGTERM(t *testing.T) {
+	m, u, _ := running(t, StateRunning)
+	u.onKill = func(sig syscall.Signal) {
+		if sig == syscall.SIGTERM {
+			go supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
+		}
+	}
+	begin := time.Now()
+	rec, err := Stop(context.Background(), u, m, fastStop(150*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.How != Forced || rec.Signal != "SIGTERM" || rec.Reason != "host-signal" || rec.Presses < 2 {
+		t.Errorf("record %+v; want forced by SIGTERM after presses", rec)
+	}
+	if d := time.Since(begin); d < 150*time.Millisecond {
+		t.Errorf("SIGTERM after %s, before the timeout", d)
+	}
+}
+
+// QEMU survives SIGTERM; SIGKILL takes the supervisor too, so Stop writes
+// the record alone.
+func TestStopEscalatesToSIGKILLAndRecordsAlone(t *testing.T) {
+	m, u, _ := running(t, StateRunning)
+	u.onKill = func(sig syscall.Signal) {
+		if sig == syscall.SIGKILL {
+			go u.exit(unit.CodeKilled, int32(syscall.SIGKILL))
+		}
+	}
+	rec, err := Stop(context.Background(), u, m, fastStop(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := u.killed(); !slices.Equal(k, []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}) {
+		t.Errorf("signals %v", k)
+	}
+	saved, err := ReadShutdown(m.Shutdown)
+	if err != nil || saved.How != Forced || saved.Signal != "SIGKILL" || saved.Exit != "killed by signal 9 (killed)" || rec.How != Forced {
+		t.Errorf("record %+v, %v; want Stop's own, forced by SIGKILL", saved, err)
+	}
+	for _, p := range runtimePaths(m) {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s outlived the machine", p)
+		}
+	}
+}
+
+func TestStopGivesUpOnAStuckMachine(t *testing.T) {
+	m, u, _ := running(t, StateRunning)
+	_, err := Stop(context.Background(), u, m, fastStop(50*time.Millisecond))
+	var stuck *StuckError
+	if !errors.As(err, &stuck) {
+		t.Fatalf("got %v, want a StuckError", err)
+	}
+}
+
+// A guest that is not running cannot handle the button: no press, SIGTERM
+// at once, and the record says what QEMU reported.
+func TestStopNotRunningGuestGetsSIGTERMAtOnce(t *testing.T) {
+	for _, state := range []RunState{StateGuestPanicked, StateInternalError, StateIOError, StatePaused} {
+		t.Run(string(state), func(t *testing.T) {
+			m, u, q := running(t, state)
+			var said []string
+			u.onKill = func(sig syscall.Signal) {
+				go supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
+			}
+			o := fastStop(time.Minute)
+			o.Progress = func(f string, a ...any) { said = append(said, f) }
+			begin := time.Now()
+			rec, err := Stop(context.Background(), u, m, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.How != Forced || rec.State != state || rec.Presses != 0 || q.pressed() != 0 {
+				t.Errorf("record %+v, %d presses; want forced with state %s and no press", rec, q.pressed(), state)
+			}
+			if d := time.Since(begin); d > 10*time.Second {
+				t.Errorf("took %s: the timeout was waited for", d)
+			}
+		})
+	}
+}
+
+// The monitor that cannot be reached (no socket) leaves only signals.
+func TestStopWithoutMonitor(t *testing.T) {
+	_, ms := machines(t, "p")
+	m := ms[0]
+	u := newFakeUnits(true)
+	u.onKill = func(sig syscall.Signal) {
+		go supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
+	}
+	rec, err := Stop(context.Background(), u, m, fastStop(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.How != Forced || rec.Signal != "SIGTERM" || rec.Presses != 0 {
+		t.Errorf("record %+v", rec)
+	}
+}
+
+func TestStopNotRunningCleansUp(t *testing.T) {
+	_, ms := machines(t, "p")
+	m := ms[0]
+	project.WritePort(m, 2222)
+	_, err := Stop(context.Background(), newFakeUnits(false), m, fastStop(time.Minute))
+	var nr *NotRunningError
+	if !errors.As(err, &nr) {
+		t.Fatalf("got %v, want NotRunningError", err)
+	}
+	if _, err := os.Stat(m.Port); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a stale port file survived")
+	}
+}

@@ -1,0 +1,232 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"virtdev/lib/layout"
+	"virtdev/lib/project"
+)
+
+// The test binary is also a stand-in QEMU (FAKE_QEMU names its behaviour)
+// and a stand-in supervisor (FAKE_SUPERVISOR), both working in the
+// current directory as in a machine's unit.
+func TestMain(m *testing.M) {
+	switch {
+	case os.Getenv("FAKE_QEMU") != "":
+		fakeQEMUMain(os.Getenv("FAKE_QEMU"))
+	case os.Getenv("FAKE_SUPERVISOR") != "":
+		dir, _ := os.Getwd()
+		_, err := Supervise(context.Background(), layout.MachineAt("p", dir), []string{os.Args[0]},
+			SuperviseOptions{Notify: func(string) error { return nil }, Log: os.Stderr, ReadyDeadline: 5 * time.Second})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// fakeQEMUMain behaves as QEMU does in the ways the supervisor cares for.
+func fakeQEMUMain(mode string) {
+	os.WriteFile("qemu.pid", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	if mode == "crash" {
+		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: -drive if=none: Could not open 'system.qcow2': Permission denied")
+		os.Exit(1)
+	}
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	ready := make(chan struct{}, 1)
+	q := &fakeQMP{state: StateRunning, onReady: func() { ready <- struct{}{} }}
+	if mode == "silent" {
+		q.mu.Lock() // never greets anyone
+	}
+	if _, _, err := listenQMP("events.sock", q); err != nil {
+		os.Exit(3)
+	}
+	switch mode {
+	case "poweroff":
+		<-ready
+		// Not in the same instant as the handshake's answer, which
+		// go-qemu reads through a buffer it then drops; QEMU sends no
+		// event then either.
+		time.Sleep(50 * time.Millisecond)
+		q.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-shutdown"}}`)
+		os.Exit(0)
+	case "killed":
+		<-ready
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	<-terms
+	q.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "SHUTDOWN", "data": {"guest": false, "reason": "host-signal"}}`)
+	fmt.Fprintln(os.Stderr, "qemu-system-x86_64: terminating on signal 15")
+	os.Exit(0)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// supervise runs Supervise on a fake QEMU in a fresh machine directory with
+// a port file, as a unit would.
+func supervise(t *testing.T, mode string, onReady func()) (layout.Machine, Supervision, []string, string, error) {
+	t.Helper()
+	_, ms := machines(t, "p")
+	m := ms[0]
+	project.WritePort(m, 2222)
+	t.Setenv("FAKE_QEMU", mode)
+	var notes []string
+	log := &lockedBuffer{}
+	sup, err := Supervise(context.Background(), m, []string{os.Args[0], "-test.run=^$"}, SuperviseOptions{
+		Notify: func(state string) error {
+			notes = append(notes, state)
+			if onReady != nil {
+				onReady()
+			}
+			return nil
+		},
+		Log:           log,
+		ReadyDeadline: 500 * time.Millisecond,
+	})
+	for _, p := range runtimePaths(m) {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s outlived QEMU", filepath.Base(p))
+		}
+	}
+	if saved, rerr := ReadShutdown(m.Shutdown); rerr != nil || saved.How != sup.Record.How {
+		t.Errorf("saved record %+v, %v; want %+v", saved, rerr, sup.Record)
+	}
+	return m, sup, notes, log.String(), err
+}
+
+func TestSuperviseCleanPoweroff(t *testing.T) {
+	_, sup, notes, _, err := supervise(t, "poweroff", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(notes, " ") != "READY=1" {
+		t.Errorf("told systemd %q, want READY=1", notes)
+	}
+	if sup.Status != 0 || sup.Record.How != Clean || !sup.Record.Guest || sup.Record.Exit != "exit status 0" {
+		t.Errorf("supervision %+v", sup)
+	}
+}
+
+// A QEMU that dies at start: no READY, its status passed on, its last
+// words recorded for virtdev-start to show.
+func TestSuperviseQEMUDiesAtStart(t *testing.T) {
+	_, sup, notes, log, err := supervise(t, "crash", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 0 {
+		t.Errorf("told systemd %q about a QEMU that never came up", notes)
+	}
+	if sup.Status != 1 || sup.Record.How != Unknown || len(sup.Record.Messages) != 1 || !strings.Contains(sup.Record.Messages[0], "Could not open") {
+		t.Errorf("supervision %+v", sup)
+	}
+	if !strings.Contains(log, "Could not open") {
+		t.Errorf("QEMU's stderr did not reach the journal:\n%s", log)
+	}
+}
+
+// SIGTERM to the supervisor reaches QEMU, and the supervisor waits for
+// it: QEMU's SHUTDOWN says host-signal, so forced.
+func TestSupervisePassesSIGTERMOn(t *testing.T) {
+	_, sup, _, log, err := supervise(t, "term", func() { syscall.Kill(os.Getpid(), syscall.SIGTERM) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sup.Status != 0 || sup.Record.How != Forced || sup.Record.Reason != "host-signal" {
+		t.Errorf("supervision %+v", sup)
+	}
+	if !strings.Contains(log, "passing SIGTERM on to QEMU") {
+		t.Errorf("log:\n%s", log)
+	}
+}
+
+func TestSuperviseQEMUKilled(t *testing.T) {
+	_, sup, _, _, err := supervise(t, "killed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sup.Status != 128+9 || sup.Record.How != Unknown || sup.Record.Exit != "killed by signal 9 (killed)" {
+		t.Errorf("supervision %+v", sup)
+	}
+}
+
+func TestSuperviseKillsASilentQEMU(t *testing.T) {
+	_, sup, notes, _, err := supervise(t, "silent", nil)
+	var silent *SilentError
+	if !errors.As(err, &silent) || len(notes) != 0 {
+		t.Fatalf("got %v, notes %q; want a SilentError and no READY", err, notes)
+	}
+	if !strings.Contains(sup.Record.Exit, "no answer on QMP") {
+		t.Errorf("record %+v", sup.Record)
+	}
+}
+
+// QEMU cannot outlive its supervisor, even one killed by SIGKILL.
+func TestQEMUDiesWithItsSupervisor(t *testing.T) {
+	_, ms := machines(t, "p")
+	dir := ms[0].Dir
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "FAKE_SUPERVISOR=1", "FAKE_QEMU=term")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for deadline := time.Now().Add(10 * time.Second); pid == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		data, _ := os.ReadFile(filepath.Join(dir, "qemu.pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatal("the stand-in QEMU never wrote its PID")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); alive(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("QEMU (PID %d) outlived its supervisor", pid)
+		}
+	}
+}
+
+// alive reports a process that runs: not gone, not a zombie.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
