@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
-	"virtdev/lib/fsutil"
+	"golang.org/x/sys/unix"
+
 	"virtdev/lib/layout"
 )
 
@@ -49,7 +52,7 @@ func ConfigFiles(l layout.Layout, name string) ([]Source, error) {
 // start with "-", which ssh refuses as a host name.
 func (t Target) Alias() string { return "virtdev-" + t.Name }
 
-// Assemble builds the configuration virtdev-ssh hands to ssh -F, so that
+// Assemble builds the configuration virtdev hands to ssh -F, so that
 // the user's ~/.ssh/config is never read: its ForwardAgent or ControlMaster
 // has no business with an untrusted guest.
 //
@@ -81,7 +84,7 @@ func Assemble(t Target, sources []Source) ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Assembled by virtdev-ssh for %s; rewritten on every connection.\n\n", t.Name)
+	fmt.Fprintf(&b, "# Assembled by virtdev for one connection to %s; removed when it ends.\n\n", t.Name)
 	fmt.Fprintf(&b, "# Where the machine is.\nHostName %s\nPort %d\n", Host, t.Port)
 	for _, s := range sources {
 		fmt.Fprintf(&b, "\n# From %s\nMatch all\n", strings.ReplaceAll(s.Origin, "\n", " "))
@@ -120,15 +123,73 @@ func configPath(p string) (string, error) {
 	return `"` + strings.ReplaceAll(p, "%", "%%") + `"`, nil
 }
 
-// WriteConfig replaces the machine's assembled configuration atomically,
-// mode 600 (trigger output may hold secrets). ssh reads it once, at start.
-//
+// WriteConfig writes the configuration for one connection to a file of
+// its own in the machine's directory: mode 600 (trigger output may hold
+// secrets), a unique name (SSHConfig.<random>), so that connections at
+// once, whose triggers may say different things, never read each other's.
 // It is a file, not a pipe or memfd behind /dev/fd/N, because ssh closes
 // every inherited descriptor above stderr before it reads its
-// configuration. It has a fixed place in the machine's directory, not a
-// temporary name, because virtdev-ssh replaces itself with ssh and is not
-// there afterwards to remove anything: one file per machine, removed with
-// it, never piles up, and shows the user what ssh was told.
-func WriteConfig(m layout.Machine, config []byte) error {
-	return fsutil.WriteAtomic(m.SSHConfig, config, 0o600)
+// configuration.
+//
+// cleanup removes the file; call it once ssh has ended. The file is
+// locked while its connection lasts, so that one left by a program that
+// was killed is known for what it is: a later WriteConfig for the machine
+// removes it.
+func WriteConfig(m layout.Machine, config []byte) (path string, cleanup func(), err error) {
+	removeLeftovers(m)
+	f, err := os.CreateTemp(m.Dir, filepath.Base(m.SSHConfig)+".*")
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot write the SSH configuration: %w", err)
+	}
+	path = f.Name()
+	cleanup = func() {
+		os.Remove(path)
+		f.Close()
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("cannot lock %s: %w", path, err)
+	}
+	if _, err := f.Write(config); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	return path, cleanup, nil
+}
+
+// leftoverAge is how old a configuration must be before another program
+// takes its missing lock for its owner's death: its creator locks it
+// within microseconds of making it.
+const leftoverAge = 10 * time.Second
+
+// removeLeftovers removes the configurations whose connections are over
+// without their program having cleaned up (it was killed): nothing holds
+// their lock any more.
+func removeLeftovers(m layout.Machine) {
+	paths, _ := filepath.Glob(globEscape(m.SSHConfig) + ".*")
+	for _, p := range paths {
+		f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			continue
+		}
+		info, err := f.Stat()
+		if err == nil && info.Mode().IsRegular() && time.Since(info.ModTime()) > leftoverAge &&
+			unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.Remove(p)
+		}
+		f.Close()
+	}
+}
+
+// globEscape keeps the metacharacters of a path from meaning anything to
+// filepath.Glob.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"virtdev/lib/layout"
 )
@@ -37,10 +38,12 @@ func effective(t *testing.T, tg Target, sources []Source) map[string][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteConfig(tg.Machine, config); err != nil {
+	path, cleanup, err := WriteConfig(tg.Machine, config)
+	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(sshPath, "-G", "-F", tg.Machine.SSHConfig, tg.Alias()).CombinedOutput()
+	defer cleanup()
+	out, err := exec.Command(sshPath, "-G", "-F", path, tg.Alias()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ssh -G: %v\n%s\nconfig:\n%s", err, out, config)
 	}
@@ -135,23 +138,60 @@ func TestConfigFiles(t *testing.T) {
 	}
 }
 
-func TestWriteConfigReplacesAtomically(t *testing.T) {
+// Defect 14: every connection has a private file of its own, mode 600,
+// gone when the connection is over.
+func TestWriteConfigPrivatePerConnection(t *testing.T) {
 	_, tg := testTarget(t)
-	for _, text := range []string{"first\n", "second\n"} {
-		if err := WriteConfig(tg.Machine, []byte(text)); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := os.ReadFile(tg.Machine.SSHConfig)
-		if string(data) != text {
-			t.Errorf("got %q, want %q", data, text)
+	a, cleanA, err := WriteConfig(tg.Machine, []byte("first\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, cleanB, err := WriteConfig(tg.Machine, []byte("second\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatalf("two connections share %s", a)
+	}
+	for path, text := range map[string]string{a: "first\n", b: "second\n"} {
+		data, _ := os.ReadFile(path)
+		info, _ := os.Stat(path)
+		if string(data) != text || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s holds %q, mode %v; want %q, 600", path, data, info.Mode(), text)
 		}
 	}
-	info, _ := os.Stat(tg.Machine.SSHConfig)
-	if info.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 600", info.Mode())
-	}
-	if entries, _ := os.ReadDir(tg.Machine.Dir); len(entries) != 1 {
+	cleanA()
+	cleanB()
+	if entries, _ := os.ReadDir(tg.Machine.Dir); len(entries) != 0 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// The file of a connection whose program was killed (no lock held any
+// more) is removed by a later connection; a live one is left alone.
+func TestWriteConfigRemovesLeftovers(t *testing.T) {
+	_, tg := testTarget(t)
+	live, cleanup, err := WriteConfig(tg.Machine, []byte("live\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	dead := tg.Machine.SSHConfig + ".killed"
+	write(t, dead, "dead\n", 0o600)
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{live, dead} {
+		os.Chtimes(p, old, old)
+	}
+	_, cleanNew, err := WriteConfig(tg.Machine, []byte("new\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanNew()
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Error("the killed connection's file is still there")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live connection's file was removed: %v", err)
 	}
 }
 

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"os"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-
-	"virtdev/lib/exitcode"
-	"virtdev/lib/unit"
 )
 
 // Probe timing. QEMU's user networking accepts a connection for the guest
@@ -22,20 +18,24 @@ import (
 // greets within about 0.3 s on an idle host, but several seconds on a
 // loaded one.
 //
-// So a new attempt starts every Interval while the earlier ones wait, which
-// notices the server within one Interval of its coming up, but no more
-// than MaxPending wait at once, and each is given Greeting to be greeted:
-// on a loaded host, a swarm of connections each abandoned before a slow
-// server could greet it would keep the server too busy ever to greet one
-// (seen here, on a host loaded by several guests: a probe that gave up
-// after 5 s with up to 20 connections waiting never got in within two
-// minutes, while a lone ssh got in). Handshake bounds the rest, a full
-// handshake taking about a second under TCG on an idle host.
+// So the probe makes one attempt at a time, a new one at most every
+// Interval: while the guest refuses, that notices its server within one
+// Interval of its coming up. An attempt that hears nothing gives up after
+// a greeting deadline. Before the guest has shown any sign of life, that
+// silence means its network is not up, and the deadline stays Greeting,
+// so that each new attempt knocks afresh. Once the guest has answered (a
+// refusal or a greeting), silence means a server too busy to greet, and
+// the deadline doubles with every silent attempt, up to MaxGreeting: a
+// swarm of connections each abandoned before a slow server could greet it
+// would keep it too busy ever to greet one (seen on a host loaded by
+// several guests, with a probe that kept four attempts pending). Handshake
+// bounds the rest, a full handshake taking about a second under TCG on an
+// idle host.
 const (
-	Interval   = 250 * time.Millisecond
-	MaxPending = 4
-	Greeting   = 10 * time.Second
-	Handshake  = 30 * time.Second
+	Interval    = 250 * time.Millisecond
+	Greeting    = time.Second
+	MaxGreeting = 16 * time.Second
+	Handshake   = 30 * time.Second
 )
 
 // Probe tells when a machine's SSH server really lets its user in.
@@ -43,11 +43,8 @@ type Probe struct {
 	Addr   string
 	User   string
 	Signer ssh.Signer
-	// Alive is asked before each attempt; its error ends the probe.
-	Alive func() error
 
-	Interval, Greeting, Handshake time.Duration
-	MaxPending                    int
+	Interval, Greeting, MaxGreeting, Handshake time.Duration
 }
 
 // NotReadyError is a probe that ended, by its context, before any attempt
@@ -71,84 +68,46 @@ func (e *NotReadyError) Unwrap() error { return e.Cause }
 // Run returns nil once an attempt completes the SSH handshake and
 // public-key authentication, the first attempt starting at once.
 //
-// At most one attempt talks to the server at a time: an attempt greeted
-// while another is mid-handshake gives up, so that a guest that comes up
-// with several connections pending is not made to run several handshakes
-// at once, which under TCG would slow every one of them.
-//
 // The server's host key is not checked. The probe sends nothing secret:
 // the signature that authenticates it is bound to this one session and
 // useless to whoever received it, and the result only decides when
 // virtdev-wait returns. virtdev-ssh, which carries the user's session,
 // pins the key.
 func (p *Probe) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var talking atomic.Bool
-	type result struct {
-		err     error
-		greeted bool
-	}
-	results := make(chan result)
-	tick := time.NewTicker(p.Interval)
-	defer tick.Stop()
-
-	attempts, pending := 0, 0
+	attempts := 0
+	greeting := p.Greeting
+	alive := false // the guest has refused or greeted
 	// The failure worth reporting is that of the latest attempt that
 	// reached the server (a refused key), else the latest of any.
 	var greetedErr, otherErr error
-	launch := func() error {
-		if err := p.Alive(); err != nil {
-			return err
-		}
-		if talking.Load() || pending >= p.MaxPending {
+	for {
+		began := time.Now()
+		attempts++
+		greeted, err := p.attempt(ctx, greeting)
+		if err == nil {
 			return nil
 		}
-		attempts++
-		pending++
-		go func() {
-			greeted, err := p.attempt(ctx, &talking)
-			if ctx.Err() != nil {
-				return // ended by the probe's own end: nothing to learn
-			}
-			select {
-			case results <- result{err, greeted}:
-			case <-ctx.Done():
-			}
-		}()
-		return nil
-	}
-	if err := launch(); err != nil {
-		return err
-	}
-	for {
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			last := greetedErr
-			if last == nil && pending > 0 {
-				last = errNoGreeting
-				if talking.Load() {
-					last = errors.New("an SSH handshake with the guest was still under way")
-				}
-			}
 			if last == nil {
 				last = otherErr
 			}
 			return &NotReadyError{Cause: context.Cause(ctx), Attempts: attempts, Last: last}
-		case r := <-results:
-			pending--
-			switch {
-			case r.err == nil:
-				return nil
-			case r.greeted:
-				greetedErr = r.err
-			case !errors.Is(r.err, errSuperseded):
-				otherErr = r.err
+		}
+		switch {
+		case greeted:
+			greetedErr, alive = err, true
+		case errors.Is(err, errNoGreeting):
+			otherErr = err
+			if alive {
+				greeting = min(2*greeting, p.MaxGreeting)
 			}
-		case <-tick.C:
-			if err := launch(); err != nil {
-				return err
-			}
+		default:
+			otherErr, alive = err, true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(began.Add(p.Interval))):
 		}
 	}
 }
@@ -157,12 +116,9 @@ func (p *Probe) Run(ctx context.Context) error {
 // but heard nothing from the guest's SSH server.
 var errNoGreeting = errors.New("connected, but no SSH greeting from the guest (is it still booting?)")
 
-// errSuperseded ends an attempt greeted while another one talks.
-var errSuperseded = errors.New("superseded by an attempt already talking to the server")
-
-// attempt dials once and authenticates. greeted reports whether the server
-// spoke; an attempt that took the talking token gives it back at the end.
-func (p *Probe) attempt(ctx context.Context, talking *atomic.Bool) (greeted bool, err error) {
+// attempt dials once and authenticates, giving the server greeting to
+// speak first. greeted reports whether it did.
+func (p *Probe) attempt(ctx context.Context, greeting time.Duration) (greeted bool, err error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", p.Addr)
 	if err != nil {
@@ -171,21 +127,11 @@ func (p *Probe) attempt(ctx context.Context, talking *atomic.Bool) (greeted bool
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	conn.SetDeadline(time.Now().Add(p.Greeting))
-
-	g := &greetedConn{Conn: conn}
-	g.first = func() error {
-		if !talking.CompareAndSwap(false, true) {
-			return errSuperseded
-		}
+	conn.SetDeadline(time.Now().Add(greeting))
+	g := &greetedConn{Conn: conn, first: func() error {
 		greeted = true
 		return conn.SetDeadline(time.Now().Add(p.Handshake))
-	}
-	defer func() {
-		if greeted {
-			talking.Store(false)
-		}
-	}()
+	}}
 	c, _, _, err := ssh.NewClientConn(g, p.Addr, &ssh.ClientConfig{
 		User:            p.User,
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(p.Signer)},
@@ -193,11 +139,11 @@ func (p *Probe) attempt(ctx context.Context, talking *atomic.Bool) (greeted bool
 	})
 	if err != nil {
 		var timeout net.Error
-		switch {
-		case g.err != nil:
-			err = g.err
-		case !greeted && errors.As(err, &timeout) && timeout.Timeout():
+		if !greeted && errors.As(err, &timeout) && timeout.Timeout() {
 			err = errNoGreeting
+		}
+		if !greeted && errors.Is(err, io.EOF) {
+			err = errors.New("the guest closed the connection (its SSH server is not listening yet)")
 		}
 		return greeted, err
 	}
@@ -209,7 +155,6 @@ func (p *Probe) attempt(ctx context.Context, talking *atomic.Bool) (greeted bool
 type greetedConn struct {
 	net.Conn
 	first func() error
-	err   error
 	seen  bool
 }
 
@@ -217,56 +162,9 @@ func (g *greetedConn) Read(b []byte) (int, error) {
 	n, err := g.Conn.Read(b)
 	if n > 0 && !g.seen {
 		g.seen = true
-		if g.err = g.first(); g.err != nil {
-			return 0, g.err
+		if ferr := g.first(); ferr != nil {
+			return 0, ferr
 		}
 	}
 	return n, err
-}
-
-// WaitReady probes t until SSH lets its user in, within timeout, and fails
-// at once when the machine stops: its unit goes down (ExitUnitDown), or its
-// port file goes away (ExitNotRunning). It returns a *NotReadyError when
-// the time is up.
-func WaitReady(ctx context.Context, t Target, units *unit.Manager, signer ssh.Signer, timeout time.Duration) error {
-	if err := CheckRunning(ctx, units, t); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ctx, stopTimer := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("timed out after %s", timeout))
-	defer stopTimer()
-	go func() {
-		st, err := units.WaitDown(ctx, t.Unit())
-		switch {
-		case ctx.Err() != nil:
-		case err != nil:
-			cancel(exitcode.Wrap(exitcode.NoUserManager, err, "lost track of %s", t.Unit()))
-		default:
-			cancel(UnitDown(t, st))
-		}
-	}()
-	probe := &Probe{
-		Addr:   t.Addr(),
-		User:   "dev",
-		Signer: signer,
-		Alive: func() error {
-			if _, err := os.Stat(t.Machine.Port); err != nil {
-				return exitcode.New(exitcode.NotRunning, "%s stopped while waiting for SSH (its port file %s is gone)", t.Name, t.Machine.Port)
-			}
-			return nil
-		},
-		Interval:   Interval,
-		Greeting:   Greeting,
-		Handshake:  Handshake,
-		MaxPending: MaxPending,
-	}
-	err := probe.Run(ctx)
-	var nr *NotReadyError
-	if errors.As(err, &nr) {
-		if _, coded := exitcode.Of(nr.Cause); coded {
-			return nr.Cause
-		}
-	}
-	return err
 }

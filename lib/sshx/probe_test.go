@@ -32,11 +32,12 @@ type testServer struct {
 	ready    atomic.Bool
 	before   int
 	conns    atomic.Int32 // connections accepted
-	waiting  atomic.Int32 // connections held silent now
-	maxWait  atomic.Int32 // the most held silent at once
 	sessions atomic.Int32 // handshakes started
-	mu       sync.Mutex
-	open     []net.Conn
+	// refuseFirst is how many connections are refused before the
+	// behaviour before readiness applies.
+	refuseFirst atomic.Int32
+	mu          sync.Mutex
+	open        []net.Conn
 }
 
 func newSigner(t *testing.T) ssh.Signer {
@@ -84,6 +85,8 @@ func startServer(t *testing.T, client ssh.Signer, before int) *testServer {
 			s.open = append(s.open, conn)
 			s.mu.Unlock()
 			switch {
+			case s.refuseFirst.Add(-1) >= 0:
+				conn.Close()
 			case s.ready.Load():
 				s.sessions.Add(1)
 				go func() {
@@ -100,14 +103,8 @@ func startServer(t *testing.T, client ssh.Signer, before int) *testServer {
 			case s.before == hangUp:
 				conn.Close()
 			default:
-				n := s.waiting.Add(1)
-				for m := s.maxWait.Load(); n > m && !s.maxWait.CompareAndSwap(m, n); m = s.maxWait.Load() {
-				}
-				go func() {
-					// The client's giving up shows as the end of its stream.
-					io.Copy(io.Discard, conn)
-					s.waiting.Add(-1)
-				}()
+				// Held open, silent, until the client gives up.
+				go io.Copy(io.Discard, conn)
 			}
 		}
 	}()
@@ -117,9 +114,8 @@ func startServer(t *testing.T, client ssh.Signer, before int) *testServer {
 func testProbe(addr string, signer ssh.Signer) *Probe {
 	return &Probe{
 		Addr: addr, User: "dev", Signer: signer,
-		Alive:    func() error { return nil },
-		Interval: 20 * time.Millisecond, Greeting: 100 * time.Millisecond, Handshake: 5 * time.Second,
-		MaxPending: 4,
+		Interval: 20 * time.Millisecond, Greeting: 100 * time.Millisecond, MaxGreeting: 800 * time.Millisecond,
+		Handshake: 5 * time.Second,
 	}
 }
 
@@ -128,7 +124,7 @@ func TestProbeReadyAtOnce(t *testing.T) {
 	s := startServer(t, key, hangUp)
 	s.ready.Store(true)
 	p := testProbe(s.addr, key)
-	p.Interval = time.Hour // the first attempt must not wait for a tick
+	p.Interval = time.Hour // the first attempt must not wait for an interval
 	start := time.Now()
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -141,33 +137,76 @@ func TestProbeReadyAtOnce(t *testing.T) {
 	}
 }
 
-// While the guest is silent the pending attempts wait for a greeting that
-// never comes; the server's coming up must still be noticed within about
-// one interval, by a fresh attempt.
-func TestProbeSilentThenReady(t *testing.T) {
-	for name, before := range map[string]int{"hang up": hangUp, "silent": silent} {
+// Whether the guest refuses or is silent, its server's coming up is
+// noticed soon.
+func TestProbeNoticesTheServerComingUp(t *testing.T) {
+	for name, c := range map[string]struct {
+		before int
+		within time.Duration
+	}{
+		// A refusing guest is asked again every interval.
+		"hang up": {hangUp, 300 * time.Millisecond},
+		// A silent one, after each greeting deadline.
+		"silent": {silent, 500 * time.Millisecond},
+	} {
 		t.Run(name, func(t *testing.T) {
 			key := newSigner(t)
-			s := startServer(t, key, before)
+			s := startServer(t, key, c.before)
 			p := testProbe(s.addr, key)
 			readyAt := make(chan time.Time, 1)
-			time.AfterFunc(300*time.Millisecond, func() {
+			time.AfterFunc(500*time.Millisecond, func() {
 				s.ready.Store(true)
 				readyAt <- time.Now()
 			})
 			if err := p.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if d := time.Since(<-readyAt); d > time.Second {
-				t.Errorf("noticed %v after the server came up", d)
-			}
-			if s.conns.Load() < 5 {
-				t.Errorf("only %d attempts in 300 ms at a 20 ms interval", s.conns.Load())
-			}
-			if m := s.maxWait.Load(); m > int32(p.MaxPending) {
-				t.Errorf("%d attempts waited at once, want at most %d", m, p.MaxPending)
+			if d := time.Since(<-readyAt); d > c.within {
+				t.Errorf("noticed %v after the server came up, want within %v", d, c.within)
 			}
 		})
+	}
+}
+
+// A guest that has shown life but does not greet has a busy server: each
+// silent attempt waits twice as long as the one before, so the probe
+// makes few connections instead of a swarm.
+func TestProbeBacksOffFromABusyServer(t *testing.T) {
+	key := newSigner(t)
+	s := startServer(t, key, silent)
+	p := testProbe(s.addr, key)
+	p.Greeting = 50 * time.Millisecond
+	p.MaxGreeting = time.Hour
+	// The guest refuses first (its network is up), then stays silent.
+	s.refuseFirst.Store(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 1600*time.Millisecond)
+	defer cancel()
+	err := p.Run(ctx)
+	var nr *NotReadyError
+	if !errors.As(err, &nr) {
+		t.Fatalf("got %v, want NotReadyError", err)
+	}
+	// 50+100+200+400+800 ms fill the time: the refusal and five more.
+	if n := s.conns.Load(); n > 7 {
+		t.Errorf("%d connections in 1.6 s; a fixed 50 ms deadline would make 20 or more", n)
+	}
+	if !errors.Is(nr.Last, errNoGreeting) {
+		t.Errorf("last failure %v, want no greeting", nr.Last)
+	}
+}
+
+// Before the guest shows life, silence keeps the short deadline: each new
+// attempt knocks afresh.
+func TestProbeKeepsKnockingOnASilentGuest(t *testing.T) {
+	key := newSigner(t)
+	s := startServer(t, key, silent)
+	p := testProbe(s.addr, key)
+	p.Greeting = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	p.Run(ctx)
+	if n := s.conns.Load(); n < 6 {
+		t.Errorf("only %d attempts in 600 ms at a 50 ms deadline", n)
 	}
 }
 
@@ -185,62 +224,18 @@ func TestProbeReportsRefusedKey(t *testing.T) {
 	if nr.Attempts < 2 || nr.Cause.Error() != "time is up" || nr.Last == nil || !strings.Contains(nr.Last.Error(), "unable to authenticate") {
 		t.Errorf("got %+v: want several attempts, the context's cause and the refused key", nr)
 	}
-	// One handshake at a time: none overlapped, so each attempt that
-	// reached the server ran its own handshake.
-	if s.sessions.Load() > int32(nr.Attempts) {
-		t.Errorf("%d handshakes for %d attempts", s.sessions.Load(), nr.Attempts)
-	}
-}
-
-func TestProbeStopsWhenNotAlive(t *testing.T) {
-	key := newSigner(t)
-	s := startServer(t, key, silent)
-	p := testProbe(s.addr, key)
-	stopped := errors.New("stopped")
-	var calls atomic.Int32
-	p.Alive = func() error {
-		if calls.Add(1) > 3 {
-			return stopped
-		}
-		return nil
-	}
-	start := time.Now()
-	if err := p.Run(context.Background()); !errors.Is(err, stopped) {
-		t.Fatalf("got %v, want the Alive error", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("took %v to stop", d)
-	}
 }
 
 func TestAttemptGivesUpOnSilence(t *testing.T) {
 	key := newSigner(t)
 	s := startServer(t, key, silent)
 	p := testProbe(s.addr, key)
-	p.Greeting = 50 * time.Millisecond
-	var talking atomic.Bool
 	start := time.Now()
-	greeted, err := p.attempt(context.Background(), &talking)
+	greeted, err := p.attempt(context.Background(), 50*time.Millisecond)
 	if greeted || !errors.Is(err, errNoGreeting) {
 		t.Errorf("got greeted=%v, %v; want errNoGreeting", greeted, err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("waited %v for a greeting, want about 50ms", d)
-	}
-}
-
-// An attempt greeted while another one talks gives up at once.
-func TestAttemptSupersededWhileAnotherTalks(t *testing.T) {
-	key := newSigner(t)
-	s := startServer(t, key, hangUp)
-	s.ready.Store(true)
-	p := testProbe(s.addr, key)
-	var talking atomic.Bool
-	talking.Store(true)
-	if greeted, err := p.attempt(context.Background(), &talking); greeted || !errors.Is(err, errSuperseded) {
-		t.Errorf("got greeted=%v, %v; want errSuperseded", greeted, err)
-	}
-	if !talking.Load() {
-		t.Error("the superseded attempt released the other's token")
 	}
 }

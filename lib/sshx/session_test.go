@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,28 @@ func TestPrepareWithoutSSH(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if _, err := Prepare(context.Background(), l, tg, nil, nil, &bytes.Buffer{}, t.Errorf); !errors.Is(err, ErrNoSSH) {
 		t.Errorf("got %v, want ErrNoSSH", err)
+	}
+}
+
+// Prepare writes a private configuration that Close removes.
+func TestPrepareAndClose(t *testing.T) {
+	l, tg := testTarget(t)
+	bin := t.TempDir()
+	write(t, bin+"/ssh", "#!/bin/sh\n", 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	s, err := Prepare(context.Background(), l, tg, []string{"hostname"}, nil, &bytes.Buffer{}, t.Errorf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Args) != 5 || s.Args[1] != "-F" || s.Args[2] != s.Config || s.Args[3] != "virtdev-p" || s.Args[4] != "hostname" {
+		t.Errorf("args %q", s.Args)
+	}
+	if _, err := os.Stat(s.Config); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(s.Config); !os.IsNotExist(err) {
+		t.Errorf("the configuration outlived the session: %v", err)
 	}
 }
 

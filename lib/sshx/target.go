@@ -2,16 +2,14 @@ package sshx
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"strings"
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
+	"virtdev/lib/project"
+	"virtdev/lib/qemu"
 	"virtdev/lib/unit"
-	"virtdev/lib/validate"
 )
 
 // Host is where a machine's SSH server answers: always loopback, on the
@@ -36,19 +34,11 @@ func (t Target) Unit() string { return layout.Unit(t.Name) }
 // machine that was started (it has a port file holding a port) and that the
 // key is usable. name may be a project or the maintenance machine.
 func Locate(l layout.Layout, name string) (Target, error) {
-	if err := validate.ProjectName(name); err != nil {
+	m, err := machine(l, name)
+	if err != nil {
 		return Target{}, err
 	}
-	m := l.Machine(name)
-	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
-		if name == layout.Maintenance {
-			return Target{}, exitcode.New(exitcode.NotFound,
-				"no maintenance machine: %s does not exist\nIt exists only while virtdev-maintain runs.", m.Dir)
-		}
-		return Target{}, exitcode.New(exitcode.NotFound,
-			"project %q not found (no directory %s)\nCreate it with: virtdev-create %s", name, m.Dir, name)
-	}
-	port, err := ReadPort(m)
+	port, err := project.ReadPort(m)
 	if err != nil {
 		return Target{}, err
 	}
@@ -58,33 +48,26 @@ func Locate(l layout.Layout, name string) (Target, error) {
 	return Target{Name: name, Machine: m, Port: port, Key: l.SSHKey}, nil
 }
 
-// ReadPort reads the port file, whose presence means the machine runs.
-func ReadPort(m layout.Machine) (int, error) {
-	data, err := os.ReadFile(m.Port)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, notRunning(m)
+// machine finds a project, or the maintenance machine while it exists.
+func machine(l layout.Layout, name string) (layout.Machine, error) {
+	if name != layout.Maintenance {
+		return project.Find(l, name)
 	}
-	if err != nil {
-		return 0, exitcode.Wrap(exitcode.CorruptPort, err, "cannot read the port file of %s", m.Name)
+	m := l.Machine(name)
+	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
+		return m, exitcode.New(exitcode.NotFound,
+			"no maintenance machine: %s does not exist\nIt exists only while virtdev-maintain runs.", m.Dir)
 	}
-	port, err := validate.Port(strings.TrimSpace(string(data)))
-	if err != nil {
-		return 0, exitcode.New(exitcode.CorruptPort,
-			"the port file %s holds %q, not a port\nvirtdev-start writes it; stop and start the machine again: virtdev-stop %s && virtdev-start %s",
-			m.Port, strings.TrimSpace(string(data)), m.Name, m.Name)
-	}
-	return port, nil
-}
-
-func notRunning(m layout.Machine) error {
-	return exitcode.New(exitcode.NotRunning, "%s is not running (no port file %s)\nStart it with: virtdev-start %s",
-		m.Name, m.Port, m.Name)
+	return m, nil
 }
 
 // Connect reaches the systemd user manager; failing that is exitcode.NoUserManager.
 func Connect(ctx context.Context) (*unit.Manager, error) {
 	m, err := unit.Connect(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether the machine runs")
 	}
 	return m, nil
@@ -93,7 +76,7 @@ func Connect(ctx context.Context) (*unit.Manager, error) {
 // CheckRunning refuses a machine whose port file outlived its unit (after a
 // crash or a host reboot): connecting there would reach whatever else now
 // holds the port.
-func CheckRunning(ctx context.Context, units *unit.Manager, t Target) error {
+func CheckRunning(ctx context.Context, units qemu.UnitWatcher, t Target) error {
 	st, err := units.Status(ctx, t.Unit())
 	if err != nil {
 		return exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", t.Name)
@@ -111,7 +94,7 @@ func UnitDown(t Target, st unit.Status) error {
 		how += ", result " + st.Result
 	}
 	if ended := st.Ended(); ended != "" {
-		how += ", QEMU " + ended
+		how += ", " + ended
 	}
 	return exitcode.New(exitcode.StalePort,
 		"%s is not running: its unit %s is %s\nSee what happened: journalctl --user -u %s\nStart it again with: virtdev-start %s",

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
@@ -69,6 +70,17 @@ func TriggerEnv(environ []string, t Target) []string {
 	)
 }
 
+// Trigger time limits.
+const (
+	// TriggerWaitDelay is how long a trigger's output is waited for after
+	// the trigger itself has ended: a background process it started may
+	// hold its output open for ever, and must not hold virtdev with it.
+	TriggerWaitDelay = 2 * time.Second
+	// PostSSHLimit bounds each post-ssh trigger: the session is over, and
+	// nobody should wait long for its cleaning up.
+	PostSSHLimit = 30 * time.Second
+)
+
 // RunPreSSH fires the pre-ssh triggers in order and returns what they
 // printed as configuration sources, highest priority first, i.e. in the
 // reverse of firing order: the project's trigger outranks the system's.
@@ -76,12 +88,14 @@ func TriggerEnv(environ []string, t Target) []string {
 // Triggers get no standard input, which belongs to ssh (virtdev-ssh p --
 // bash -s < script); one that must ask the user can open /dev/tty. Their
 // stderr is the user's. A trigger that exits non-zero, or cannot be run,
-// refuses the connection: exit 80.
-func RunPreSSH(ctx context.Context, triggers, env []string, stderr io.Writer) ([]Source, error) {
+// refuses the connection: exit 80. They have no time limit, since one may
+// ask the user something, but what a trigger leaves running in the
+// background is not waited for.
+func RunPreSSH(ctx context.Context, triggers, env []string, stderr io.Writer, warnf func(string, ...any)) ([]Source, error) {
 	var sources []Source
 	for _, path := range triggers {
 		var out bytes.Buffer
-		if err := runTrigger(ctx, path, env, &out, stderr); err != nil {
+		if err := runTrigger(ctx, path, env, &out, stderr, warnf); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -95,26 +109,41 @@ func RunPreSSH(ctx context.Context, triggers, env []string, stderr io.Writer) ([
 }
 
 // RunPostSSH fires the post-ssh triggers once ssh has ended, with ssh's
-// exit status in VIRTDEV_SSH_EXIT. Their output is not wanted (stdout may
-// be the remote command's, piped somewhere), and a failure is only a
-// warning: the session is over either way.
-func RunPostSSH(ctx context.Context, triggers, env []string, sshExit int, stderr io.Writer, warnf func(string, ...any)) {
+// exit status in VIRTDEV_SSH_EXIT, each for at most limit. Their output is
+// not wanted (stdout may be the remote command's, piped somewhere), and a
+// failure is only a warning: the session is over either way.
+func RunPostSSH(ctx context.Context, triggers, env []string, sshExit int, limit time.Duration, stderr io.Writer, warnf func(string, ...any)) {
 	env = append(env[:len(env):len(env)], "VIRTDEV_SSH_EXIT="+strconv.Itoa(sshExit))
 	for _, path := range triggers {
-		if err := runTrigger(ctx, path, env, io.Discard, stderr); err != nil {
+		tctx, cancel := context.WithTimeout(ctx, limit)
+		err := runTrigger(tctx, path, env, nil, stderr, warnf)
+		timedOut := tctx.Err() == context.DeadlineExceeded
+		cancel()
+		switch {
+		case timedOut:
+			warnf("post-ssh trigger %s did not finish within %s; it was stopped", path, limit)
+		case err != nil:
 			warnf("post-ssh trigger %s failed: %v", path, err)
 		}
 	}
 }
 
-func runTrigger(ctx context.Context, path string, env []string, stdout, stderr io.Writer) error {
+// runTrigger runs one trigger. A nil stdout discards its output.
+func runTrigger(ctx context.Context, path string, env []string, stdout, stderr io.Writer, warnf func(string, ...any)) error {
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Env = env
-	cmd.Stdout = stdout
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	cmd.Stderr = stderr
+	cmd.WaitDelay = TriggerWaitDelay
 	err := cmd.Run()
 	var exit *exec.ExitError
-	if errors.As(err, &exit) {
+	switch {
+	case errors.Is(err, exec.ErrWaitDelay):
+		warnf("trigger %s left a process behind that keeps its output open; what that process writes is ignored", path)
+		return nil
+	case errors.As(err, &exit):
 		return fmt.Errorf("it ended with %s", exit.ProcessState)
 	}
 	return err

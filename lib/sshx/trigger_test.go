@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
@@ -55,7 +56,7 @@ echo "message from $0" >&2
 	write(t, project, script, 0o755)
 	env := TriggerEnv([]string{"INHERITED=yes", "PATH=" + os.Getenv("PATH")}, tg)
 	var stderr bytes.Buffer
-	sources, err := RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), env, &stderr)
+	sources, err := RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), env, &stderr, t.Errorf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestRunPreSSHRefusal(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	write(t, system, "#!/bin/sh\nexit 3\n", 0o755)
 	write(t, project, "#!/bin/sh\ntouch "+marker+"\n", 0o755)
-	_, err := RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), TriggerEnv(nil, tg), &bytes.Buffer{})
+	_, err := RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), TriggerEnv(nil, tg), &bytes.Buffer{}, t.Errorf)
 	if exitcode.For(err) != exitcode.TriggerRefused.N || !strings.Contains(err.Error(), system) || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("got %v (exit %d), want exit 80 naming %s and its status", err, exitcode.For(err), system)
 	}
@@ -89,7 +90,7 @@ func TestRunPreSSHRefusal(t *testing.T) {
 		t.Error("the project trigger ran after the system trigger refused")
 	}
 	write(t, system, "#!/nonexistent/interpreter\n", 0o755)
-	_, err = RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), TriggerEnv(nil, tg), &bytes.Buffer{})
+	_, err = RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf), TriggerEnv(nil, tg), &bytes.Buffer{}, t.Errorf)
 	if exitcode.For(err) != exitcode.TriggerRefused.N {
 		t.Errorf("a trigger that cannot run: got %v, want exit 80", err)
 	}
@@ -103,7 +104,7 @@ func TestRunPostSSH(t *testing.T) {
 	write(t, project, "#!/bin/sh\necho \"$0 $VIRTDEV_SSH_EXIT\" >>"+log+"\n", 0o755)
 	var warnings []string
 	var stderr bytes.Buffer
-	RunPostSSH(context.Background(), Triggers(l, "p", PostSSH, t.Errorf), TriggerEnv(nil, tg), 42, &stderr, collectWarnings(&warnings))
+	RunPostSSH(context.Background(), Triggers(l, "p", PostSSH, t.Errorf), TriggerEnv(nil, tg), 42, time.Minute, &stderr, collectWarnings(&warnings))
 	data, _ := os.ReadFile(log)
 	if want := system + " 42\n" + project + " 42\n"; string(data) != want {
 		t.Errorf("log %q, want %q", data, want)
@@ -122,5 +123,45 @@ func TestTriggerEnvReplacesStaleValues(t *testing.T) {
 	want := []string{"KEEP=1", "VIRTDEV_PROJECT=p", "VIRTDEV_PORT=2345", "VIRTDEV_SSH_KEY=" + tg.Key}
 	if strings.Join(env, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got %q, want %q", env, want)
+	}
+}
+
+// Defect 13: a pre-ssh trigger that leaves a process in the background
+// holding its output does not hold the connection with it.
+func TestRunPreSSHDoesNotWaitForBackgroundChildren(t *testing.T) {
+	l, tg := testTarget(t)
+	write(t, l.Trigger(PreSSH), "#!/bin/sh\nsleep 60 &\necho SetEnv FROM=trigger\n", 0o755)
+	var warnings []string
+	begin := time.Now()
+	sources, err := RunPreSSH(context.Background(), Triggers(l, "p", PreSSH, t.Errorf),
+		TriggerEnv([]string{"PATH=" + os.Getenv("PATH")}, tg), &bytes.Buffer{}, collectWarnings(&warnings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 20*time.Second {
+		t.Errorf("waited %s for the trigger's background child", d)
+	}
+	if len(sources) != 1 || string(sources[0].Text) != "SetEnv FROM=trigger\n" {
+		t.Errorf("sources %q", sources)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "left a process behind") {
+		t.Errorf("warnings %q", warnings)
+	}
+}
+
+// Defect 13: a post-ssh trigger gets a time limit, and a warning when it
+// runs out.
+func TestRunPostSSHTimeLimit(t *testing.T) {
+	l, tg := testTarget(t)
+	write(t, l.Trigger(PostSSH), "#!/bin/sh\nexec sleep 60\n", 0o755)
+	var warnings []string
+	begin := time.Now()
+	RunPostSSH(context.Background(), Triggers(l, "p", PostSSH, t.Errorf), TriggerEnv([]string{"PATH=" + os.Getenv("PATH")}, tg),
+		0, 200*time.Millisecond, &bytes.Buffer{}, collectWarnings(&warnings))
+	if d := time.Since(begin); d > 20*time.Second {
+		t.Errorf("the post-ssh trigger ran for %s", d)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "did not finish within 200ms") {
+		t.Errorf("warnings %q", warnings)
 	}
 }
