@@ -34,7 +34,7 @@ func ReadPort(m layout.Machine) (int, error) {
 	if truncated || err != nil || port < validate.MinPort || port > validate.MaxPort || text != strconv.Itoa(port) {
 		return 0, exitcode.New(exitcode.CorruptPort,
 			"the port file %s holds %s, not a port\nvirtdev-start writes it; stop and start the machine again: virtdev-stop %s && virtdev-start %s",
-			m.Port, fsutil.Excerpt(data, truncated), m.Name, m.Name)
+			m.Port, fsutil.Excerpt([]byte(text), truncated), m.Name, m.Name)
 	}
 	return port, nil
 }

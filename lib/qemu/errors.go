@@ -29,10 +29,14 @@ func (e *RunningError) Error() string {
 	return fmt.Sprintf("%s is already %s", e.Unit, e.State)
 }
 
+func (e *RunningError) ExitCode() int { return exitcode.Running.N }
+
 // NotRunningError refuses to stop a machine that does not run.
 type NotRunningError struct{ Unit string }
 
 func (e *NotRunningError) Error() string { return e.Unit + " is not running" }
+
+func (e *NotRunningError) ExitCode() int { return exitcode.NotRunning.N }
 
 // BootError is QEMU failing to come up: it exited before it answered on
 // QMP, or did not answer in time. Nothing of the attempt runs any more;
@@ -90,7 +94,12 @@ type HaltedError struct {
 }
 
 func (e *HaltedError) Error() string {
-	return fmt.Sprintf("%s is paused: QEMU reports its status as %s: %s", e.Name, e.State, e.State.Explain(e.Name))
+	fix := "free space"
+	if e.State == StatePaused {
+		fix = "see who paused it"
+	}
+	return fmt.Sprintf("%s is paused: QEMU reports its status as %s: %s\nTo go on, %s, then continue it from its monitor (virtdev-monitor %s, command cont); or stop it: virtdev-stop %s",
+		e.Name, e.State, e.State.Explain(e.Name), fix, e.Name, e.Name)
 }
 
 func (e *HaltedError) ExitCode() int { return exitcode.Paused.N }

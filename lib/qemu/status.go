@@ -30,17 +30,17 @@ func (s RunState) Failed() bool { return s == StateInternalError || s == StateGu
 // continued.
 func (s RunState) Halted() bool { return s == StateIOError || s == StatePaused }
 
-// Explain says what the state means for the user, and what to do.
+// Explain says what the state means, for messages.
 func (s RunState) Explain(name string) string {
 	switch s {
 	case StateInternalError:
 		return "a virtual CPU met an error QEMU cannot handle (under KVM, often a processor model the host cannot give the guest: see VIRTDEV_CPU, or run under emulation with VIRTDEV_ACCEL=tcg); QEMU's messages: journalctl --user -u " + layout.Unit(name)
 	case StateGuestPanicked:
-		return "the guest's kernel panicked; the panic is on its serial console: virtdev-console " + name
+		return "the guest's kernel panicked (QEMU keeps such a machine paused, the panic on its serial console, until it is stopped: virtdev-console " + name + ")"
 	case StateIOError:
-		return "a write to one of its disks failed, usually because the host file system under " + name + " is full; free space, then continue the machine from its monitor (virtdev-monitor " + name + ", command cont)"
+		return "a write to one of its disks failed, usually because the host file system under it is full"
 	case StatePaused:
-		return "it was paused over QMP; continue it from its monitor (virtdev-monitor " + name + ", command cont)"
+		return "it was paused over QMP"
 	}
 	return "QEMU reports it " + string(s)
 }

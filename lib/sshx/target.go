@@ -3,7 +3,6 @@ package sshx
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
@@ -34,7 +33,7 @@ func (t Target) Unit() string { return layout.Unit(t.Name) }
 // machine that was started (it has a port file holding a port) and that the
 // key is usable. name may be a project or the maintenance machine.
 func Locate(l layout.Layout, name string) (Target, error) {
-	m, err := machine(l, name)
+	m, err := project.FindMachine(l, name)
 	if err != nil {
 		return Target{}, err
 	}
@@ -46,31 +45,6 @@ func Locate(l layout.Layout, name string) (Target, error) {
 		return Target{}, err
 	}
 	return Target{Name: name, Machine: m, Port: port, Key: l.SSHKey}, nil
-}
-
-// machine finds a project, or the maintenance machine while it exists.
-func machine(l layout.Layout, name string) (layout.Machine, error) {
-	if name != layout.Maintenance {
-		return project.Find(l, name)
-	}
-	m := l.Machine(name)
-	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
-		return m, exitcode.New(exitcode.NotFound,
-			"no maintenance machine: %s does not exist\nIt exists only while virtdev-maintain runs.", m.Dir)
-	}
-	return m, nil
-}
-
-// Connect reaches the systemd user manager; failing that is exitcode.NoUserManager.
-func Connect(ctx context.Context) (*unit.Manager, error) {
-	m, err := unit.Connect(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether the machine runs")
-	}
-	return m, nil
 }
 
 // CheckRunning refuses a machine whose port file outlived its unit (after a

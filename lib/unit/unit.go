@@ -30,6 +30,8 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
+
+	"virtdev/lib/exitcode"
 )
 
 // PollInterval bounds how late a waiter notices a change whose D-Bus signal
@@ -118,6 +120,9 @@ func (e *BusError) Error() string {
 }
 
 func (e *BusError) Unwrap() error { return e.Err }
+
+// ExitCode makes the failure the shared condition it is in every program.
+func (e *BusError) ExitCode() int { return exitcode.NoUserManager.N }
 
 func userName() string {
 	for _, v := range []string{"USER", "LOGNAME"} {

@@ -3,15 +3,9 @@
 //	virtdev-ssh [OPTIONS] <project> [ssh arguments...]
 //
 // It checks that the machine runs and the key is usable, fires the pre-ssh
-// triggers, assembles an OpenSSH configuration (never the user's
-// ~/.ssh/config) and replaces itself with ssh. When a post-ssh trigger
-// exists it runs ssh as a child instead, to fire the trigger afterwards.
-//
-// Exit codes: 2 invalid name; 3 not created; 4 not running; 5 port file
-// stale (unit not running); 6 corrupt port file; 8 ssh missing or cannot
-// run; 9 configuration cannot be read or written; 64 usage; 77 key missing;
-// 78 key permissions; 80 a pre-ssh trigger refused; 81 bad configuration;
-// 82 systemd user manager unreachable; otherwise ssh's own status.
+// triggers, assembles an OpenSSH configuration for this connection alone
+// (never the user's ~/.ssh/config), runs ssh as its child, fires the
+// post-ssh triggers and passes ssh's exit status on.
 package main
 
 import (
@@ -20,18 +14,24 @@ import (
 	"os"
 
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/sshx"
+	"virtdev/lib/unit"
 )
 
 const (
-	exitSSH    = 8
-	exitConfig = 9
+	exitSSH    = 10
+	exitConfig = 11
 )
 
 var command = cli.Command{
-	Name:     "virtdev-ssh",
-	Synopsis: "<project> [ssh arguments...]",
-	Summary:  "Connect to a running machine with OpenSSH.",
+	Name:    "virtdev-ssh",
+	Group:   cli.Access,
+	Summary: "Connect to a running machine with OpenSSH.",
+	Args: []cli.Arg{
+		{Name: "project", Kind: cli.ArgMachine},
+		{Name: "ssh-argument", Kind: cli.ArgSSH, Optional: true, Repeat: true},
+	},
 	Description: `Connects as dev to the machine of a project (or to the maintenance machine,
 named maintenance) over its SSH port on 127.0.0.1. Arguments after the project
 go to ssh: a command to run, or ssh options; "--" before them keeps virtdev-ssh
@@ -53,27 +53,29 @@ From highest priority to lowest, as ssh keeps the first value it reads:
     IdentitiesOnly yes, no agent or X11 forwarding, no connection sharing,
     and the guest's host key pinned at first contact
 The host is named virtdev-<project>, for Host blocks. The maintenance machine
-has only the system sources. The assembled file is kept as ssh_config in the
-machine's directory (virtdev-path <project>) for inspection.
+has only the system sources. Each connection has a file of its own, mode 600,
+in the machine's directory (ssh_config.<random>), removed when ssh ends, so
+that connections at once never read each other's trigger output.
 
 Triggers (~/.config/virtdev/triggers/<event>, then
 ~/.config/virtdev/projects/<project>/triggers/<event>) are executable files run
 with VIRTDEV_PROJECT, VIRTDEV_PORT and VIRTDEV_SSH_KEY set and no standard
 input. pre-ssh: its stdout is configuration; a non-zero exit refuses the
-connection (80). post-ssh: runs after ssh ends with VIRTDEV_SSH_EXIT set; its
-stdout is discarded and a failure is only a warning. Without a post-ssh
-trigger virtdev-ssh becomes ssh; with one, ssh runs as its child and its exit
-status is passed on.
+connection (80); a process it leaves in the background is not waited for.
+post-ssh: runs after ssh ends with VIRTDEV_SSH_EXIT set, for at most 30
+seconds; its stdout is discarded and a failure is only a warning.
 
-Exit codes: 2 invalid project name; 3 project not created; 4 not running
-(no port file); 5 the port file is stale (the unit is not running);
-6 corrupt port file; 8 ssh is missing or cannot be run; 9 the SSH
-configuration cannot be read or written; 64 usage; 77 SSH key missing;
-78 SSH key permissions too open; 80 a pre-ssh trigger refused the
-connection; 81 malformed environment variable; 82 the systemd user manager
-cannot be reached.
-Otherwise the status is ssh's: 255 for an SSH failure, else the remote
-command's.`,
+ssh runs as a child; signals sent to virtdev-ssh are passed on to it, and a
+second interrupt ends virtdev-ssh at once. Unless virtdev-ssh fails itself,
+its exit status is ssh's: 255 for an SSH failure, else the remote command's.`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "ssh succeeded; otherwise ssh's own status is passed on"},
+		exitcode.InvalidName, exitcode.NotFound, exitcode.NotRunning, exitcode.StalePort, exitcode.CorruptPort,
+		{N: exitSSH, Meaning: "ssh is missing or cannot be run"},
+		{N: exitConfig, Meaning: "the SSH configuration cannot be read or written"},
+		exitcode.KeyMissing, exitcode.KeyPermissions, exitcode.TriggerRefused, exitcode.Config,
+		exitcode.NoUserManager, exitcode.Unusable,
+	},
 	PassThrough: true,
 	Run:         run,
 }
@@ -83,7 +85,7 @@ func main() { cli.Main(command) }
 // checkRunning asks systemd whether the machine's unit runs; tests replace
 // it, having no user manager.
 var checkRunning = func(ctx context.Context, t sshx.Target) error {
-	units, err := sshx.Connect(ctx)
+	units, err := unit.Connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -92,9 +94,6 @@ var checkRunning = func(ctx context.Context, t sshx.Target) error {
 }
 
 func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 1, -1); err != nil {
-		return err
-	}
 	l, err := env.Layout()
 	if err != nil {
 		return err
@@ -108,20 +107,18 @@ func run(env *cli.Env, args []string) error {
 	}
 	session, err := sshx.Prepare(env.Ctx, l, t, args[1:], os.Environ(), env.Stderr, env.Warnf)
 	if err != nil {
-		var e *cli.Error
 		switch {
-		case errors.As(err, &e):
-			return e
 		case errors.Is(err, sshx.ErrNoSSH):
 			return cli.Errorf(exitSSH, "%v", err)
 		case env.Ctx.Err() != nil:
 			return env.Ctx.Err()
 		}
+		if _, coded := exitcode.Of(err); coded {
+			return err
+		}
 		return cli.Wrap(exitConfig, err, "cannot assemble the SSH configuration for %s", t.Name)
 	}
-	if len(session.Post) == 0 {
-		return cli.Wrap(exitSSH, session.Exec(), "cannot run %s", session.SSH)
-	}
+	defer session.Close()
 	status, err := session.Run()
 	if err != nil {
 		return cli.Wrap(exitSSH, err, "cannot run %s", session.SSH)

@@ -4,20 +4,23 @@ import (
 	"context"
 	"testing"
 
+	"virtdev/lib/cli"
 	"virtdev/lib/sshx"
 	"virtdev/tools/internal/clitest"
 )
 
-func TestMain(m *testing.M) {
-	clitest.Main(m, map[string]func(){
-		"virtdev-ssh": main,
-		// The same program on a host whose systemd reports every unit
-		// running, to reach what follows that check without a VM.
-		"virtdev-ssh-unit-running": func() {
-			checkRunning = func(context.Context, sshx.Target) error { return nil }
-			main()
-		},
-	})
-}
+// unitRunning is the same program on a host whose systemd reports every
+// unit running, to reach what follows that check without a VM.
+var unitRunning = func() cli.Command {
+	c := command
+	c.Name = "virtdev-ssh-unit-running"
+	c.Run = func(env *cli.Env, args []string) error {
+		checkRunning = func(context.Context, sshx.Target) error { return nil }
+		return run(env, args)
+	}
+	return c
+}()
 
-func TestScripts(t *testing.T) { clitest.Run(t, "testdata") }
+func TestMain(m *testing.M) { clitest.Main(m, command, unitRunning) }
+
+func TestScripts(t *testing.T) { clitest.Run(t, "testdata", command, unitRunning) }

@@ -5,82 +5,72 @@
 // It presses the ACPI power button over QMP, again every few seconds (a
 // guest still booting ignores a press), and sends QEMU SIGTERM when the
 // guest has not powered off within VIRTDEV_STOP_TIMEOUT seconds, SIGKILL if
-// even that fails. How the machine ended comes from QEMU's SHUTDOWN event,
-// not its exit status (QEMU exits 0 on SIGTERM too); it is printed (clean,
-// forced or unknown) on stdout and recorded in the machine's shutdown file.
-// `virtdev-stop maintenance` aborts a virtdev-maintain session: it takes no
-// lock and leaves the unit's final state to virtdev-maintain.
-//
-// Exit codes: 0 clean guest poweroff; 2 invalid name; 3 project not found;
-// 4 not running; 5 still running after SIGKILL; 6 forced stop; 7 QEMU ended
-// without reporting a shutdown; 64 usage; 75 lock held; 81 bad environment
-// variable; 82 systemd user manager unreachable.
+// even that fails; a guest that is not running (crashed, panicked, paused)
+// gets SIGTERM at once. How the machine ended comes from QEMU's SHUTDOWN
+// event, not its exit status (QEMU exits 0 on SIGTERM too); it is printed
+// (clean, forced or unknown) on stdout and recorded in the machine's
+// shutdown file. `virtdev-stop maintenance` aborts a virtdev-maintain
+// session: it takes no lock and leaves the unit's final state to
+// virtdev-maintain.
 package main
 
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
+	"virtdev/lib/project"
 	"virtdev/lib/qemu"
 	"virtdev/lib/unit"
-	"virtdev/lib/validate"
 )
 
 const (
-	exitNoProject  = 3
-	exitNotRunning = 4
-	exitStuck      = 5
-	exitForced     = 6
-	exitUnknownEnd = 7
+	exitForced     = 10
+	exitUnknownEnd = 11
+	exitStuck      = 12
 )
 
 const programName = "virtdev-stop"
 
 var command = cli.Command{
-	Name:     programName,
-	Synopsis: "<project>",
-	Summary:  "Shut a project's virtual machine down, cleanly if the guest lets it.",
+	Name:    programName,
+	Group:   cli.Lifecycle,
+	Summary: "Shut a project's virtual machine down, cleanly if the guest lets it.",
+	Args:    []cli.Arg{{Name: "project", Kind: cli.ArgMachine}},
 	Description: `Presses the ACPI power button over QMP, again every few seconds until the
-guest powers off. After VIRTDEV_STOP_TIMEOUT seconds (default 60) QEMU gets
-SIGTERM, and SIGKILL if it still runs 10 seconds later. The program returns
-as soon as QEMU has exited; the port file and sockets go only then.
+guest powers off, each time over a short connection of its own, so that
+QEMU's monitor stays free for others. After VIRTDEV_STOP_TIMEOUT seconds
+(default 60) QEMU gets SIGTERM, and SIGKILL if it still runs 10 seconds later.
+Before pressing, it asks QEMU whether the guest runs: a guest that does not
+(QEMU status internal-error, guest-panicked, io-error or paused) cannot
+handle the button, and QEMU gets SIGTERM at once. The program returns as soon
+as QEMU has exited; the port file and sockets are gone by then.
 
 How the machine ended is printed on stdout (clean, forced or unknown) and
-recorded, with QEMU's reason and the time, in the machine's shutdown file
-($VIRTDEV_HOME/projects/<project>/shutdown).
+recorded, with QEMU's reason, exit status and the time, in the machine's
+shutdown file (virtdev-path <project> shutdown).
 
 "virtdev-stop maintenance" aborts a virtdev-maintain session; it takes no
-lock, since virtdev-maintain holds it.
-
-Exit codes:
-  0   the guest powered off cleanly
-  2   invalid project name
-  3   project not found
-  4   the machine is not running
-  5   the machine still runs after SIGTERM and SIGKILL
-  6   forced stop: the guest did not power off, QEMU was signalled
-  7   QEMU ended without reporting a shutdown (it likely crashed)
-  64  usage error
-  75  another virtdev program holds the lock
-  81  malformed environment variable
-  82  the systemd user manager cannot be reached`,
+lock, since virtdev-maintain holds it.`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "the guest powered off cleanly"},
+		exitcode.InvalidName, exitcode.NotFound, exitcode.NotRunning,
+		{N: exitForced, Meaning: "forced stop: the guest did not power off (or could not), QEMU was signalled"},
+		{N: exitUnknownEnd, Meaning: "QEMU ended without reporting a shutdown (it likely crashed)"},
+		{N: exitStuck, Meaning: "the machine still runs after SIGTERM and SIGKILL"},
+		exitcode.Output, exitcode.Locked, exitcode.Config, exitcode.NoUserManager,
+		exitcode.Unusable, exitcode.HomeUnusable,
+	},
 	Run: run,
 }
 
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 1, 1); err != nil {
-		return err
-	}
 	name := args[0]
-	if err := validate.ProjectName(name); err != nil {
-		return err
-	}
 	cfg, err := env.Config()
 	if err != nil {
 		return err
@@ -89,26 +79,29 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	m, err := project.FindMachine(l, name)
+	if err != nil {
+		return err
+	}
 	maintenance := name == layout.Maintenance
 	// virtdev-maintain holds the lock for its whole session, and stopping
 	// its machine is how that session is aborted.
 	if !maintenance {
-		held, err := lock.Acquire(l, programName)
+		held, err := lock.Project(l, name, programName)
 		if err != nil {
 			return err
 		}
 		defer held.Release()
 	}
-	m := l.Machine(name)
-	if info, err := os.Stat(m.Dir); err != nil || !info.IsDir() {
-		if maintenance {
-			return cli.Errorf(exitNoProject, "no maintenance session: %s does not exist\nStart one with: virtdev-maintain", m.Dir)
-		}
-		return cli.Errorf(exitNoProject, "project %q not found (no directory %s)\nList projects with: virtdev-list", name, m.Dir)
+	// The port file is there exactly while the machine runs: without it,
+	// there is nothing to ask systemd about.
+	if _, err := project.ReadPort(m); exitcode.For(err) == exitcode.NotRunning.N {
+		return exitcode.New(exitcode.NotRunning, "%s is not running (no port file %s)\nStart it with: virtdev-start %s; if its unit runs all the same: systemctl --user stop %s",
+			name, m.Port, name, layout.Unit(name))
 	}
 	units, err := unit.Connect(env.Ctx)
 	if err != nil {
-		return cli.Wrap(cli.ExitNoUserManager, err, "cannot stop %s", name)
+		return err
 	}
 	defer units.Close()
 
@@ -123,7 +116,7 @@ func run(env *cli.Env, args []string) error {
 	)
 	switch {
 	case errors.As(err, &notRunning):
-		return cli.Errorf(exitNotRunning, "%s is not running (%s is not active)\nStart it with: virtdev-start %s", name, notRunning.Unit, name)
+		return exitcode.New(exitcode.NotRunning, "%s is not running (%s is not active)\nStart it with: virtdev-start %s", name, notRunning.Unit, name)
 	case errors.As(err, &stuck):
 		return cli.Errorf(exitStuck, "%v", err)
 	case rec.How == "":
@@ -136,17 +129,25 @@ func run(env *cli.Env, args []string) error {
 	case qemu.Clean:
 		env.Infof("%s: clean guest poweroff after %.1fs (power button pressed %d×)", name, rec.After, rec.Presses)
 	case qemu.Forced:
-		why := fmt.Sprintf("the guest ignored the power button (pressed %d×)\nIts file systems were not unmounted cleanly; in the guest, logind (or acpid) must handle the power button.", rec.Presses)
-		if rec.Presses == 0 {
-			why = "the power button could not be pressed: QEMU's monitor was unreachable\nThe guest's file systems were not unmounted cleanly."
-		}
-		return cli.Errorf(exitForced, "%s: forced stop after %.0fs (%s): %s%s",
-			name, rec.After, forcedHow(rec), why, trailer(err))
+		return cli.Errorf(exitForced, "%s: forced stop after %.1fs (%s): %s%s",
+			name, rec.After, forcedHow(rec), whyForced(name, rec), trailer(err))
 	default:
 		return cli.Errorf(exitUnknownEnd, "%s: QEMU exited after %.1fs without reporting a shutdown (%s)\nRead its messages: journalctl --user -u %s%s",
 			name, rec.After, orUnknown(rec.Exit), layout.Unit(name), trailer(err))
 	}
 	return err
+}
+
+// whyForced says why the guest did not power off by itself.
+func whyForced(name string, rec qemu.Shutdown) string {
+	switch {
+	case rec.State != "":
+		return fmt.Sprintf("the guest was not running (QEMU status %s), so it could not handle the power button: %s",
+			rec.State, rec.State.Explain(name))
+	case rec.Presses == 0:
+		return "the power button could not be pressed: QEMU's monitor was unreachable\nThe guest's file systems were not unmounted cleanly."
+	}
+	return fmt.Sprintf("the guest ignored the power button (pressed %d×)\nIts file systems were not unmounted cleanly; in the guest, logind (or acpid) must handle the power button.", rec.Presses)
 }
 
 func forcedHow(rec qemu.Shutdown) string {
