@@ -24,6 +24,8 @@ GO       ?= go
 # GOFLAGS: the go command reads that variable from the environment itself.)
 BUILDFLAGS ?= -trimpath -buildvcs=false
 E2E_TIMEOUT ?= 80m
+# E2E_RUN picks end-to-end tests by name (go test -run syntax).
+E2E_RUN    ?= .
 
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
@@ -44,7 +46,7 @@ test:
 # run as an unprivileged user who has no Go module cache of their own.
 e2e: build
 	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
-	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT)
+	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) -test.run '$(E2E_RUN)'
 
 check:
 	cd lib && $(GO) vet ./...

@@ -29,6 +29,7 @@ import (
 type suite struct {
 	bin  string
 	root string
+	home string // VIRTDEV_HOME, inside root
 	env  []string
 }
 
@@ -38,6 +39,13 @@ type result struct {
 }
 
 func newSuite(t *testing.T) *suite {
+	t.Helper()
+	return newSuiteHome(t, func(root string) string { return filepath.Join(root, "data") })
+}
+
+// newSuiteHome is newSuite with VIRTDEV_HOME where home says, in the
+// suite's directory.
+func newSuiteHome(t *testing.T, home func(root string) string) *suite {
 	t.Helper()
 	bin := os.Getenv("VIRTDEV_BIN")
 	if bin == "" {
@@ -56,12 +64,15 @@ func newSuite(t *testing.T) *suite {
 		t.Fatal(err)
 	}
 	t.Logf("suite directory: %s", root)
-	s := &suite{bin: bin, root: root}
+	s := &suite{bin: bin, root: root, home: home(root)}
 	s.env = append(filteredEnviron(),
-		"VIRTDEV_HOME="+filepath.Join(root, "data"),
+		"VIRTDEV_HOME="+s.home,
 		"VIRTDEV_CACHE="+filepath.Join(root, "cache"),
 		"XDG_CONFIG_HOME="+filepath.Join(root, "config"),
-		"VIRTDEV_SSH_KEY="+filepath.Join(root, "data", "ssh", "id"),
+		"VIRTDEV_SSH_KEY="+filepath.Join(s.home, "ssh", "id"),
+		// Guests run under emulation, on any host: a test that needs
+		// KVM asks for it.
+		"VIRTDEV_ACCEL=tcg",
 		"VIRTDEV_VM_CPUS=2",
 		"VIRTDEV_VM_MEMORY=1024",
 		"VIRTDEV_WAIT_TIMEOUT=300",
@@ -93,9 +104,9 @@ var baseSettings = []string{
 
 // stopAll stops every project of the suite that still runs.
 func (s *suite) stopAll(t *testing.T) {
-	entries, _ := os.ReadDir(filepath.Join(s.root, "data", "projects"))
+	entries, _ := os.ReadDir(filepath.Join(s.home, "projects"))
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(s.root, "data", "projects", e.Name(), "port")); err == nil {
+		if _, err := os.Stat(filepath.Join(s.home, "projects", e.Name(), "port")); err == nil {
 			s.with("VIRTDEV_STOP_TIMEOUT=10").run(t, 2*time.Minute, "virtdev-stop", e.Name())
 		}
 	}
@@ -211,7 +222,7 @@ func (s *suite) installation(t *testing.T) {
 		t.Fatal(err)
 	}
 	entry := filepath.Join(cacheRoot, key)
-	data := filepath.Join(s.root, "data")
+	data := s.home
 	cached := []string{"system.qcow2", "home.qcow2", "nvram", "id", "id.pub"}
 
 	if _, err := os.Stat(filepath.Join(entry, "complete")); err == nil {

@@ -14,11 +14,13 @@ import (
 // Exit codes the suite pins; each program documents them in its --help.
 const (
 	createExists       = 6
-	startRunning       = 6
-	startBaseChanged   = 11
+	startRunning       = 7
+	startBaseChanged   = 13
+	startBootFailed    = 17
 	stopNotRunning     = 4
-	stopForced         = 6
+	stopForced         = 10
 	sshNotRunning      = 4
+	waitFailed         = 11
 	sealAlreadySealed  = 4
 	bootstrapInstalled = 3
 )
@@ -87,7 +89,12 @@ func TestLifecycle(t *testing.T) {
 	if again := s.hostKey(t, p); again != hostKey {
 		t.Errorf("the guest's host key changed across a reboot: %q, then %q", hostKey, again)
 	}
-	s.stopsCleanly(t, p)
+
+	// A guest whose kernel panics is noticed at once, and stopped for
+	// what it is. The panic comes a moment after ssh has returned.
+	s.ok(t, time.Minute, "virtdev-ssh", p, "--",
+		`sudo sh -c 'sleep 1; echo c > /proc/sysrq-trigger' </dev/null >/dev/null 2>&1 &`)
+	s.diesWhileWaited(t, p, "guest-panicked")
 
 	// A base resealed since the project was made is refused at start. The
 	// generation is bumped by hand, as a reseal would.
@@ -147,6 +154,42 @@ func TestForcedStop(t *testing.T) {
 	}
 }
 
+// diesWhileWaited expects virtdev-wait to see a failed machine in state
+// within 15 seconds, and virtdev-stop to send SIGTERM at once, saying the
+// guest was not running.
+func (s *suite) diesWhileWaited(t *testing.T, project, state string) {
+	t.Helper()
+	began := time.Now()
+	r := s.run(t, time.Minute, "virtdev-wait", project)
+	s.waitSawFailure(t, r, time.Since(began), state)
+	s.stopsNotRunning(t, project, state)
+}
+
+// waitSawFailure checks what virtdev-wait said of a machine in state.
+func (s *suite) waitSawFailure(t *testing.T, r result, took time.Duration, state string) {
+	t.Helper()
+	t.Logf("FIGURE wait on a machine in %s: %s", state, took.Round(100*time.Millisecond))
+	if r.code != waitFailed || !strings.Contains(r.stderr, state) {
+		t.Fatalf("virtdev-wait on a machine in %s: exit %d, want %d naming the state:\n%s", state, r.code, waitFailed, r.stderr)
+	}
+	if took > 15*time.Second {
+		t.Errorf("virtdev-wait took %s to see the machine in %s, want under 15s", took, state)
+	}
+}
+
+// stopsNotRunning stops a machine in state: at once, by SIGTERM, saying
+// that the guest was not running.
+func (s *suite) stopsNotRunning(t *testing.T, project, state string) {
+	t.Helper()
+	r := s.run(t, time.Minute, "virtdev-stop", project)
+	if r.code != stopForced || strings.TrimSpace(r.stdout) != "forced" || !strings.Contains(r.stderr, "the guest was not running (QEMU status "+state+")") {
+		t.Fatalf("virtdev-stop of a machine in %s: exit %d, stdout %q; want %d, forced, and the guest not running:\n%s", state, r.code, r.stdout, stopForced, r.stderr)
+	}
+	if rec := s.shutdown(t, project); rec.How != "forced" || rec.State != state || rec.Presses != 0 {
+		t.Errorf("shutdown record %+v, want forced in %s without a press", rec, state)
+	}
+}
+
 // stopsCleanly stops a project and expects the guest's own poweroff.
 func (s *suite) stopsCleanly(t *testing.T, project string) {
 	t.Helper()
@@ -171,8 +214,10 @@ func (s *suite) hostKey(t *testing.T, project string) string {
 
 // shutdownRecord is what virtdev-stop records of how a machine ended.
 type shutdownRecord struct {
-	How   string `json:"how"`
-	Guest bool   `json:"guest"`
+	How     string `json:"how"`
+	Guest   bool   `json:"guest"`
+	State   string `json:"state"`
+	Presses int    `json:"presses"`
 }
 
 func (s *suite) shutdown(t *testing.T, project string) shutdownRecord {
