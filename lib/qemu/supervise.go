@@ -70,6 +70,12 @@ func Supervise(ctx context.Context, m layout.Machine, argv []string, o Supervise
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(signals)
+	// The journal's end of stderr may go away (journald restarts); a Go
+	// program then dies of SIGPIPE at its next message unless it listens
+	// for the signal, and QEMU would die with it.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 	sup := &supervisor{m: m, o: o, signals: signals, said: &lastLines{w: o.Log, keep: keptLines}}
 	end, runErr := sup.run(ctx, argv)
 	rec := classify(sup.shutdown, "")
