@@ -91,9 +91,14 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// A guest whose kernel panics is noticed at once, and stopped for
-	// what it is. The panic comes a moment after ssh has returned.
-	s.ok(t, time.Minute, "virtdev-ssh", p, "--",
-		`sudo sh -c 'sleep 1; echo c > /proc/sysrq-trigger' </dev/null >/dev/null 2>&1 &`)
+	// what it is. ssh hears no more from the guest once it has panicked,
+	// and gives up after a few unanswered keepalives: by then the guest
+	// is dead for sure.
+	r = s.run(t, time.Minute, "virtdev-ssh", p, "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=2", "--",
+		"sudo sh -c 'echo c > /proc/sysrq-trigger'")
+	if r.code != 255 {
+		t.Fatalf("ssh to a guest that panicked: exit %d, want 255 (no answer):\n%s", r.code, r.stderr)
+	}
 	s.diesWhileWaited(t, p, "guest-panicked")
 
 	// A base resealed since the project was made is refused at start. The
