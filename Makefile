@@ -28,7 +28,7 @@ E2E_TIMEOUT ?= 80m
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
 
-.PHONY: all build test e2e check test-all install uninstall man clean demo bench
+.PHONY: all build test e2e check test-all install uninstall man docs clean demo bench
 
 all: build
 
@@ -55,6 +55,12 @@ check:
 test-all: check e2e
 
 man: $(MANPAGES)
+
+# Rewrites what the programs' declarations decide in the man pages (SYNOPSIS,
+# OPTIONS, EXIT STATUS) and the completion scripts (one block per program);
+# the tests fail until this has been run after a declaration changed.
+docs:
+	cd tools && VIRTDEV_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestScripts/docs' ./...
 
 # Written to a temporary file first: a page scdoc rejects must not be left
 # behind, half written, as an up-to-date target.

@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"virtdev/lib/cli"
+	"virtdev/tools/internal/docs"
 )
 
 // Main registers the commands a test binary can run as programs named after
@@ -31,7 +32,8 @@ func Main(m *testing.M, commands ...cli.Command) {
 }
 
 // Run runs every script in dir. commands are the programs whose exit codes
-// the scripts' exits lines check against their tables.
+// the scripts' exits lines check against their tables, and whose man pages
+// and completions must follow their declarations.
 func Run(t *testing.T, dir string, commands ...cli.Command) {
 	declared := map[string]cli.Command{}
 	for _, c := range commands {
@@ -43,6 +45,12 @@ func Run(t *testing.T, dir string, commands ...cli.Command) {
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
 		},
+	})
+	// The man page and the completions follow the declaration.
+	t.Run("docs", func(t *testing.T) {
+		for _, c := range commands {
+			docs.Check(t, c)
+		}
 	})
 }
 
