@@ -43,7 +43,7 @@ func valueSets(a cli.Arg) []struct{ key, values string } {
 	return sets
 }
 
-// shQuote quotes for bash and zsh: single quotes, with ' as '\''.
+// shQuote quotes for bash and zsh: single quotes, with ' as '\”.
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func bashBlock(k cli.Contract) string {
