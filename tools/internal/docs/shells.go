@@ -43,7 +43,8 @@ func valueSets(a cli.Arg) []struct{ key, values string } {
 	return sets
 }
 
-// shQuote quotes for bash and zsh: single quotes, with ' as '\”.
+// shQuote quotes for bash and zsh: in single quotes, a quote inside closes
+// them, is escaped, and opens them again.
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func bashBlock(k cli.Contract) string {
