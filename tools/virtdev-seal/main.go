@@ -52,9 +52,9 @@ generation, above every generation a project records. Projects are then
 derived from it with virtdev-create.
 
 Both images are checked with qemu-img check first; nothing changes unless
-both pass. An interrupted seal leaves the installation as it was; one killed
-on the way (SIGKILL, a crash) is put right by the next virtdev-seal, which
-says what it did.`,
+both pass. A seal interrupted before the base is in place leaves the
+installation as it was; one killed on the way (SIGKILL, a crash) is put
+right by the next virtdev-seal, which says what it did.`,
 	Codes: []exitcode.Code{
 		{N: 0, Meaning: "sealed"},
 		{N: exitNoInstallation, Meaning: "no installation to seal"},
