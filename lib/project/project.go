@@ -48,8 +48,9 @@ func List(l layout.Layout) ([]Entry, error) {
 		if name == layout.Maintenance || !validate.IsProjectName(name) {
 			continue
 		}
-		_, err := Find(l, name)
-		found = append(found, Entry{Name: name, Err: err})
+		// The listing's types spare a stat per project (query programs
+		// read every project).
+		found = append(found, Entry{Name: name, Err: usable(l.Project(name), e.Type())})
 	}
 	slices.SortFunc(found, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return found, nil
@@ -80,15 +81,23 @@ func Find(l layout.Layout, name string) (layout.Machine, error) {
 		return m, exitcode.New(exitcode.NotFound, "project %q not found (no directory %s)\nList the projects with: virtdev-list; create this one with: virtdev-create %s", name, m.Dir, name)
 	case err != nil:
 		return m, exitcode.Wrap(exitcode.Unusable, err, "project %q cannot be used", name)
-	case info.Mode()&fs.ModeSymlink != 0:
-		return m, exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", name, m.Dir)
-	case !info.IsDir():
-		return m, exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", name, m.Dir, name)
+	}
+	return m, usable(m, info.Mode().Type())
+}
+
+// usable applies Find's rule to a project directory of the given type (the
+// type bits of its mode, as lstat or a directory listing reports them).
+func usable(m layout.Machine, typ fs.FileMode) error {
+	switch {
+	case typ&fs.ModeSymlink != 0:
+		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", m.Name, m.Dir)
+	case !typ.IsDir():
+		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", m.Name, m.Dir, m.Name)
 	}
 	if err := syscall.Access(m.Dir, 0o7); err != nil {
-		return m, exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: m.Dir, Err: err}, "project %q cannot be used", name)
+		return exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: m.Dir, Err: err}, "project %q cannot be used", m.Name)
 	}
-	return m, nil
+	return nil
 }
 
 // Detached is the generation a project records once its disks no longer
