@@ -4,7 +4,7 @@
 #   make test            fast tests: unit and CLI contract tests (seconds)
 #   make e2e             the real-guest suite (needs QEMU, a systemd user
 #                        manager and a user bus; see README.md)
-#   make check           go vet and the fast tests
+#   make check           go vet, the man pages (scdoc) and the fast tests
 #   make test-all        the fast tests, then the real-guest suite
 #   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
 #                        shell completions
@@ -30,7 +30,7 @@ E2E_RUN    ?= .
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
 
-.PHONY: all build test e2e check test-all install uninstall man clean demo bench
+.PHONY: all build test e2e check test-all install uninstall man docs clean demo bench
 
 all: build
 
@@ -48,15 +48,23 @@ e2e: build
 	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
 	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) -test.run '$(E2E_RUN)'
 
+# The man pages are built too: a page scdoc rejects fails the check.
 check:
 	cd lib && $(GO) vet ./...
 	cd tools && $(GO) vet ./...
 	cd tests && $(GO) vet -tags e2e ./...
+	$(MAKE) man
 	$(MAKE) test
 
 test-all: check e2e
 
 man: $(MANPAGES)
+
+# Rewrites what the programs' declarations decide in the man pages (SYNOPSIS,
+# OPTIONS, EXIT STATUS) and the completion scripts (one block per program);
+# the tests fail until this has been run after a declaration changed.
+docs:
+	cd tools && VIRTDEV_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestScripts/docs' ./...
 
 # Written to a temporary file first: a page scdoc rejects must not be left
 # behind, half written, as an up-to-date target.

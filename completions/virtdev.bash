@@ -6,26 +6,38 @@
 # too. It does not need bash-completion: sourcing it is enough.
 #
 # Verbs. The verbs offered after `virtdev` are the programs this file was
-# written with (_virtdev_known_verbs, installed together with it), plus every
-# other executable virtdev-<verb> found the way the dispatcher finds
-# programs: beside the virtdev being completed (symbolic links resolved),
-# then on PATH. So `./bin/virtdev <TAB>` in a build tree and programs
-# installed later both complete. What a verb takes is described below for
-# the known verbs; any other verb gets --help and --color only.
+# written with (one _virtdev_spec_<verb> function each, generated from the
+# programs' declarations by `make docs`), plus every other executable
+# virtdev-<verb> found the way the dispatcher finds programs: beside the
+# virtdev being completed (symbolic links resolved), then on PATH. So
+# `./bin/virtdev <TAB>` in a build tree and programs installed later both
+# complete. A verb without a spec gets --help, --color and file names.
 #
 # Projects are the directory names under
 # ${VIRTDEV_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/virtdev}/projects
 # that are valid project names (so never a hidden scratch directory).
 
-_virtdev_known_verbs=(bootstrap create generation key path seal ssh stale start stop wait)
+# _virtdev_home: the data directory, as the programs find it.
+_virtdev_home() {
+    printf '%s' "${VIRTDEV_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/virtdev}"
+}
 
-# Resources virtdev-path knows, for a project and for base/maintenance.
-_virtdev_project_resources=(data system-image home-image nvram generation port monitor console backups manifest config)
-_virtdev_base_resources=(data system-image home-image nvram generation)
+# _virtdev_known_verbs: the verbs with a spec, in the array _virtdev_names.
+_virtdev_known_verbs() {
+    local f
+    _virtdev_names=()
+    while IFS= read -r f; do
+        [[ $f == _virtdev_spec__* ]] && continue
+        f=${f#_virtdev_spec_}
+        _virtdev_names+=("${f//_/-}")
+    done < <(compgen -A function _virtdev_spec_)
+    return 0
+}
 
 # _virtdev_projects: the project names, in the array _virtdev_names.
 _virtdev_projects() {
-    local dir=${VIRTDEV_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/virtdev}/projects
+    local dir
+    dir=$(_virtdev_home)/projects
     local d failglob=0
     _virtdev_names=()
     shopt -q failglob && failglob=1 && shopt -u failglob
@@ -54,7 +66,8 @@ _virtdev_verbs() {
     if [[ -n $self && -L $self ]]; then
         resolved=$(readlink -f -- "$self" 2>/dev/null) && dirs+=("${resolved%/*}")
     fi
-    for v in "${_virtdev_known_verbs[@]}"; do seen[$v]=1; done
+    _virtdev_known_verbs
+    for v in "${_virtdev_names[@]}"; do seen[$v]=1; done
     shopt -q failglob && failglob=1 && shopt -u failglob
     for dir in "${dirs[@]}"; do
         for f in "$dir"/virtdev-*; do
@@ -108,19 +121,35 @@ _virtdev_words() {
     return 0
 }
 
+# _virtdev_snapshots PROJECT: the project's snapshot ids (date/time), in
+# the array _virtdev_names; unfinished (.partial) ones are no snapshots.
+_virtdev_snapshots() {
+    local dir d failglob=0
+    dir=$(_virtdev_home)/backups/$1
+    _virtdev_names=()
+    [[ $1 =~ ^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,99}$ ]] || return 0
+    shopt -q failglob && failglob=1 && shopt -u failglob
+    for d in "$dir"/*/*/; do
+        d=${d%/}
+        [[ $d =~ /([0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9]{2}-[0-9]{2}-[0-9]{2})$ ]] && _virtdev_names+=("${BASH_REMATCH[1]}")
+    done
+    ((failglob)) && shopt -s failglob
+    return 0
+}
+
 # _virtdev_args VERB FIRST: complete the arguments of virtdev-VERB, whose
-# own arguments start at words[FIRST].
+# own arguments start at words[FIRST], as its spec describes them.
 _virtdev_args() {
-    local verb=$1 first=$2 j w ddash=0 value=0
-    local -a positionals=()
-    local -a options=(-h --help --color=)
-    local valued=' '
-    case $verb in
-    bootstrap)
-        options+=(--suite= --mirror=)
-        valued=' --suite --mirror '
-        ;;
-    esac
+    local verb=$1 first=$2 j w ddash=0 value=0 n kind opt
+    local -a positionals=() options=(-h --help --color=) args=()
+    local -A choices=([--color]='yes no auto') values=()
+    local valued=' ' rest=text passthrough=0
+    local spec=_virtdev_spec_${verb//-/_}
+    if declare -F "$spec" >/dev/null; then
+        "$spec"
+    else
+        rest=file
+    fi
     for ((j = first; j < cword; j++)); do
         w=${words[j]}
         if ((value)); then
@@ -131,45 +160,56 @@ _virtdev_args() {
             [[ $valued == *" $w "* ]] && value=1
         else
             positionals+=("$w")
-            # virtdev-ssh hands everything after the project to ssh.
-            [[ $verb == ssh ]] && ddash=1
+            # A pass-through program hands everything after its first
+            # argument to another program.
+            ((passthrough)) && ddash=1
         fi
     done
-    # The value of --suite or --mirror given as a separate word: free text.
-    ((value)) && return 0
+    # The value of an option given as a separate word.
+    if ((value)); then
+        opt=${words[cword - 1]}
+        [[ -n ${choices[$opt]} ]] && _virtdev_add "$cur" ${choices[$opt]}
+        return 0
+    fi
 
     if ((!ddash)) && [[ $cur == -* ]]; then
-        case $cur in
-        --color=*) _virtdev_add "$cur" --color=yes --color=no --color=auto ;;
-        --*=*) ;;
-        *) _virtdev_add "$cur" "${options[@]}" ;;
-        esac
+        if [[ $cur == --*=* ]]; then
+            opt=${cur%%=*}
+            local choice
+            for choice in ${choices[$opt]}; do
+                _virtdev_add "$cur" "$opt=$choice"
+            done
+        else
+            _virtdev_add "$cur" "${options[@]}"
+        fi
         return 0
     fi
 
-    if [[ " ${_virtdev_known_verbs[*]} " != *" $verb "* ]]; then
-        # A verb this file does not know: its arguments are unknown too.
-        compopt -o default 2>/dev/null
-        return 0
-    fi
-    case $verb:${#positionals[@]} in
-    generation:0 | start:0)
+    n=${#positionals[@]}
+    kind=${args[n]:-$rest}
+    case $kind in
+    project | machine | path-target)
         _virtdev_projects
+        [[ $kind == machine ]] && _virtdev_names+=(maintenance)
+        [[ $kind == path-target ]] && _virtdev_names+=(base maintenance)
         _virtdev_add "$cur" "${_virtdev_names[@]}"
         ;;
-    ssh:0 | stop:0 | wait:0)
-        _virtdev_projects
-        _virtdev_add "$cur" "${_virtdev_names[@]}" maintenance
+    resource)
+        local key=$n
+        ((n > 0)) && [[ -n ${values[$n:${positionals[n - 1]}]+set} ]] && key=$n:${positionals[n - 1]}
+        _virtdev_add "$cur" ${values[$key]}
         ;;
-    path:0)
-        _virtdev_projects
-        _virtdev_add "$cur" "${_virtdev_names[@]}" base maintenance
+    snapshot)
+        ((n > 0)) && _virtdev_snapshots "${positionals[n - 1]}" && _virtdev_add "$cur" "${_virtdev_names[@]}"
         ;;
-    path:1)
-        case ${positionals[0]} in
-        base | maintenance) _virtdev_add "$cur" "${_virtdev_base_resources[@]}" ;;
-        *) _virtdev_add "$cur" "${_virtdev_project_resources[@]}" ;;
-        esac
+    verb)
+        _virtdev_verbs "${words[0]}"
+        _virtdev_add "$cur" "${_virtdev_names[@]}"
+        ;;
+    file | transfer | ssh)
+        # A guest path (:path) has nothing to complete from the host.
+        [[ $kind == transfer && $cur == :* ]] && return 0
+        compopt -o default 2>/dev/null
         ;;
     esac
     return 0
@@ -226,5 +266,87 @@ _virtdev() {
     return 0
 }
 
+# >>> generated by make docs: one block per program
+# >>> virtdev-bootstrap
+_virtdev_spec_bootstrap() {
+    options=(--suite= --mirror= --color= -h --help)
+    valued=' --suite --mirror '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-bootstrap
+# >>> virtdev-create
+_virtdev_spec_create() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(new-name)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-create
+# >>> virtdev-generation
+_virtdev_spec_generation() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(project)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-generation
+# >>> virtdev-key
+_virtdev_spec_key() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-key
+# >>> virtdev-path
+_virtdev_spec_path() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(path-target resource)
+    values=(['1']='data system-image home-image nvram generation port monitor console shutdown backups manifest config' ['1:base']='data system-image home-image nvram generation' ['1:maintenance']='data system-image home-image nvram generation')
+    rest=
+    passthrough=0
+}
+# <<< virtdev-path
+# >>> virtdev-seal
+_virtdev_spec_seal() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-seal
+# >>> virtdev-stale
+_virtdev_spec_stale() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-stale
+# <<< generated
+
 # Every known program, and any other virtdev-* on PATH when this is loaded.
-complete -F _virtdev virtdev "${_virtdev_known_verbs[@]/#/virtdev-}" $(compgen -c -- virtdev-)
+_virtdev_known_verbs
+complete -F _virtdev virtdev "${_virtdev_names[@]/#/virtdev-}" $(compgen -c -- virtdev-)
+unset _virtdev_names

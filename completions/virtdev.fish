@@ -7,18 +7,21 @@
 # once.
 #
 # Verbs. The verbs offered after `virtdev` are the programs this file was
-# written with (__virtdev_known_verbs), plus every other executable
+# written with (one block each, generated from the programs' declarations by
+# `make docs`), plus every other executable
 # virtdev-<verb> found the way the dispatcher finds programs: beside the
 # virtdev being completed (symbolic links resolved), then on PATH. So
 # `./bin/virtdev <TAB>` in a build tree and programs installed later both
-# complete. What a verb takes is described below for the known verbs; any
-# other verb gets --help, --color and file names.
+# complete. A verb without a block gets --help, --color and file names.
 #
 # Projects are the directory names under
 # ${VIRTDEV_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/virtdev}/projects
 # that are valid project names (so never a hidden scratch directory).
 
-set -g __virtdev_known_verbs bootstrap create generation key path seal ssh stale start stop wait
+# The verbs with a block: each block sets __virtdev_valued_<verb>.
+function __virtdev_known_verbs
+    set -n | string match -r '^__virtdev_valued_(.+)$' | string match -v -r '^__virtdev_valued_' | string replace -a _ -
+end
 
 function __virtdev_projects
     set -l home $VIRTDEV_HOME
@@ -38,7 +41,7 @@ end
 
 function __virtdev_verbs
     set -l self (commandline -opc)[1]
-    set -l verbs $__virtdev_known_verbs
+    set -l verbs (__virtdev_known_verbs)
     set -l dirs
     if string match -q -- '*/*' $self
         set -a dirs (string replace -r '/[^/]*$' '' -- $self)
@@ -63,7 +66,7 @@ end
 # __virtdev_verb (empty while the dispatcher's verb is still to come),
 # __virtdev_args (the verb's arguments so far), __virtdev_options (1 while
 # options are still read) and __virtdev_value (1 when the word being
-# completed is the value of --suite or --mirror).
+# completed is the value of an option given as a separate word).
 function __virtdev_parse
     set -l tokens (commandline -opc)
     set -l cmd (string replace -r '^.*/' '' -- $tokens[1])
@@ -85,19 +88,23 @@ function __virtdev_parse
     else
         set __virtdev_verb (string replace -r '^virtdev-' '' -- $cmd)
     end
+    set -l key (string replace -a -- - _ $__virtdev_verb)
+    set -l valued
+    set -l passthrough 0
+    set -q __virtdev_valued_$key; and set valued $__virtdev_valued_$key
+    set -q __virtdev_passthrough_$key; and set passthrough $__virtdev_passthrough_$key
     for token in $tokens
         if test $__virtdev_value = 1
             set __virtdev_value 0
         else if test $__virtdev_options = 1 -a "$token" = --
             set __virtdev_options 0
         else if test $__virtdev_options = 1; and string match -q -- '-*' $token
-            if test "$__virtdev_verb" = bootstrap; and contains -- $token --suite --mirror
-                set __virtdev_value 1
-            end
+            contains -- $token $valued; and set __virtdev_value 1
         else
             set -a __virtdev_args $token
-            # virtdev-ssh hands everything after the project to ssh.
-            test "$__virtdev_verb" = ssh; and set __virtdev_options 0
+            # A pass-through program hands everything after its first
+            # argument to another program.
+            test "$passthrough" = 1; and set __virtdev_options 0
         end
     end
     return 0
@@ -109,80 +116,135 @@ function __virtdev_needs_verb
     test -z "$__virtdev_verb"
 end
 
-# Options of the verb (any verb when none is named) are still read.
-function __virtdev_verb_options
+# __virtdev_is VERB: the command line is VERB's.
+function __virtdev_is
     __virtdev_parse
-    test -n "$__virtdev_verb" -a "$__virtdev_verb" != help
-    and test $__virtdev_options = 1 -a $__virtdev_value = 0
-    and begin
-        test (count $argv) = 0; or contains -- $__virtdev_verb $argv
-    end
+    test "$__virtdev_verb" = $argv[1]
 end
 
-# __virtdev_arg N VERB...: the word being completed is argument N (from 0)
-# of one of the VERBs.
+# Options are still read, and no option's value is being completed.
+function __virtdev_options
+    test $__virtdev_options = 1 -a $__virtdev_value = 0
+end
+
+# __virtdev_arg N: the word being completed is argument N (from 0).
 function __virtdev_arg
-    __virtdev_parse
     test $__virtdev_value = 0 -a (count $__virtdev_args) = $argv[1]
-    and contains -- $__virtdev_verb $argv[2..-1]
 end
 
-function __virtdev_path_resource
-    __virtdev_arg 1 path
+# __virtdev_arg_from N: the word being completed is argument N or later.
+function __virtdev_arg_from
+    test $__virtdev_value = 0 -a (count $__virtdev_args) -ge $argv[1]
+end
+
+# __virtdev_pick KEY=VALUES...: the values listed for the argument before
+# this one, else those listed with an empty key.
+function __virtdev_pick
+    set -l previous $__virtdev_args[-1]
+    set -l chosen
+    for set in $argv
+        string match -q -- '=*' $set; and test -z "$chosen"; and set chosen (string sub -s 2 -- $set)
+    end
+    for set in $argv
+        set -l parts (string split -m 1 = -- $set)
+        test -n "$previous" -a "$parts[1]" = "$previous"; and set chosen $parts[2]
+    end
+    string split ' ' -- $chosen
+end
+
+# The snapshot ids (date/time) of the project named before; an unfinished
+# (.partial) one is no snapshot.
+function __virtdev_snapshots
+    set -l project $__virtdev_args[-1]
+    string match -qr '^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,99}$' -- $project; or return 0
+    set -l home $VIRTDEV_HOME
+    if test -z "$home"
+        set -l data $XDG_DATA_HOME
+        test -z "$data"; and set data $HOME/.local/share
+        set home $data/virtdev
+    end
+    for dir in $home/backups/$project/*/*/
+        string match -r '[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9]{2}-[0-9]{2}-[0-9]{2}(?=/$)' -- $dir
+    end
 end
 
 function __virtdev_unknown_verb
     __virtdev_parse
     test -n "$__virtdev_verb" -a "$__virtdev_verb" != help
-    and not contains -- $__virtdev_verb $__virtdev_known_verbs
+    and not contains -- $__virtdev_verb (__virtdev_known_verbs)
 end
 
 if not set -q __virtdev_completion_loaded
     set -g __virtdev_completion_loaded 1
 
-    for cmd in virtdev virtdev-$__virtdev_known_verbs
+# >>> generated by make docs: one block per program
+# >>> virtdev-bootstrap
+set -g __virtdev_valued_bootstrap --suite --mirror
+set -g __virtdev_passthrough_bootstrap 0
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -f
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l suite -x -d 'Debian release to install; default bookworm'
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l mirror -x -d 'mirror to install from, e.g. a local one (default: Debian\'s)'
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-bootstrap
+# >>> virtdev-create
+set -g __virtdev_valued_create 
+set -g __virtdev_passthrough_create 0
+complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -f
+complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-create
+# >>> virtdev-generation
+set -g __virtdev_valued_generation 
+set -g __virtdev_passthrough_generation 0
+complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -f
+complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_arg 0' -a '(__virtdev_projects)'
+# <<< virtdev-generation
+# >>> virtdev-key
+set -g __virtdev_valued_key 
+set -g __virtdev_passthrough_key 0
+complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -f
+complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-key
+# >>> virtdev-path
+set -g __virtdev_valued_path 
+set -g __virtdev_passthrough_path 0
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -f
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 0' -a '(__virtdev_projects; printf "base\tsealed base\nmaintenance\tstaging copy\n")'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
+# <<< virtdev-path
+# >>> virtdev-seal
+set -g __virtdev_valued_seal 
+set -g __virtdev_passthrough_seal 0
+complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -f
+complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-seal
+# >>> virtdev-stale
+set -g __virtdev_valued_stale 
+set -g __virtdev_passthrough_stale 0
+complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -f
+complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-stale
+# <<< generated
+
+    for cmd in virtdev virtdev-(__virtdev_known_verbs)
         complete -c $cmd -f
         complete -c $cmd -n __virtdev_unknown_verb -F
-
-        # Options every program has.
-        complete -c $cmd -n __virtdev_verb_options -s h -l help -d 'Show the help and exit codes'
-        complete -c $cmd -n __virtdev_verb_options -l color -d 'Colour messages on stderr'
-        complete -c $cmd -n '__virtdev_verb_options; and string match -q -- "--color=*" (commandline -ct)' \
-            -a '--color=yes --color=no --color=auto'
-
-        # virtdev-bootstrap's own options.
-        complete -c $cmd -n '__virtdev_verb_options bootstrap' -l suite -x -d 'Debian release to install (default: bookworm)'
-        complete -c $cmd -n '__virtdev_verb_options bootstrap' -l mirror -x -d "Mirror to install from (default: Debian's)"
-
-        # Arguments that name a project or a machine.
-        complete -c $cmd -n '__virtdev_arg 0 generation start' -a '(__virtdev_projects)'
-        complete -c $cmd -n '__virtdev_arg 0 ssh stop wait' -a '(__virtdev_projects)'
-        complete -c $cmd -n '__virtdev_arg 0 ssh stop wait' -a maintenance -d 'the maintenance machine'
-        complete -c $cmd -n '__virtdev_arg 0 path' -a '(__virtdev_projects)'
-        complete -c $cmd -n '__virtdev_arg 0 path' -a base -d 'the sealed base'
-        complete -c $cmd -n '__virtdev_arg 0 path' -a maintenance -d 'the maintenance staging copy'
-
-        # virtdev-path's resources; base and maintenance have the first five.
-        complete -c $cmd -n __virtdev_path_resource -a data -d 'the directory'
-        complete -c $cmd -n __virtdev_path_resource -a system-image -d 'the system disk'
-        complete -c $cmd -n __virtdev_path_resource -a home-image -d 'the home disk'
-        complete -c $cmd -n __virtdev_path_resource -a nvram -d 'the UEFI variable store'
-        complete -c $cmd -n __virtdev_path_resource -a generation -d 'the base generation file'
-        set -l project_only '__virtdev_path_resource; and not contains -- "$__virtdev_args[1]" base maintenance'
-        complete -c $cmd -n $project_only -a port -d 'the SSH port file (exists while the VM runs)'
-        complete -c $cmd -n $project_only -a monitor -d 'the QMP socket'
-        complete -c $cmd -n $project_only -a console -d 'the serial console socket'
-        complete -c $cmd -n $project_only -a backups -d 'the backup snapshots directory'
-        complete -c $cmd -n $project_only -a manifest -d 'the backup manifest in force'
-        complete -c $cmd -n $project_only -a config -d 'the configuration directory'
     end
+    complete -c virtdev -n '__virtdev_unknown_verb; and __virtdev_options' -s h -l help -d 'Show the help and exit codes'
+    complete -c virtdev -n '__virtdev_unknown_verb; and __virtdev_options' -l color -x -a 'yes no auto' -d 'Colour messages on stderr'
 
     # The dispatcher: its options and verbs come first; help takes a verb.
     complete -c virtdev -n __virtdev_needs_verb -s h -l help -d 'Show the help and the verbs'
-    complete -c virtdev -n __virtdev_needs_verb -l color -d 'Colour messages on stderr'
-    complete -c virtdev -n '__virtdev_needs_verb; and string match -q -- "--color=*" (commandline -ct)' \
-        -a '--color=yes --color=no --color=auto'
+    complete -c virtdev -n __virtdev_needs_verb -l color -x -a 'yes no auto' -d 'Colour messages on stderr'
     complete -c virtdev -n __virtdev_needs_verb -a '(__virtdev_verbs)' -d verb
     complete -c virtdev -n __virtdev_needs_verb -a help -d 'Show the help of a verb'
-    complete -c virtdev -n '__virtdev_arg 0 help' -a '(__virtdev_verbs)' -d verb
+    complete -c virtdev -n '__virtdev_is help; and __virtdev_arg 0' -a '(__virtdev_verbs)' -d verb
 end

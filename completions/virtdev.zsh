@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-create virtdev-generation virtdev-key virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-wait
+#compdef virtdev virtdev-bootstrap virtdev-create virtdev-generation virtdev-key virtdev-path virtdev-seal virtdev-stale
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -6,19 +6,23 @@
 # above, so the direct commands complete as well as `virtdev <verb>`.
 #
 # Verbs. The verbs offered after `virtdev` are the programs this file was
-# written with (the #compdef line and _virtdev_known_verbs), plus every other
+# written with (the #compdef line, and one _virtdev_spec_<verb> function
+# each, generated from the programs' declarations by `make docs`), plus every other
 # executable virtdev-<verb> found the way the dispatcher finds programs:
 # beside the virtdev being completed (symbolic links resolved), then on
 # PATH. So `./bin/virtdev <TAB>` in a build tree and programs installed later
-# both complete. What a verb takes is described below for the known verbs;
-# any other verb gets --help and --color only.
+# both complete. A verb without a spec gets --help, --color and file names.
 #
 # Projects are the directory names under
 # ${VIRTDEV_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/virtdev}/projects
 # that are valid project names (so never a hidden scratch directory).
 
-typeset -ga _virtdev_known_verbs
-_virtdev_known_verbs=(bootstrap create generation key path seal ssh stale start stop wait)
+# The verbs with a spec.
+(( $+functions[_virtdev_known_verbs] )) ||
+_virtdev_known_verbs() {
+  reply=( ${${(k)functions[(I)_virtdev_spec_*]}#_virtdev_spec_} )
+  reply=( ${reply//_/-} )
+}
 
 (( $+functions[_virtdev_projects] )) ||
 _virtdev_projects() {
@@ -46,34 +50,46 @@ _virtdev_path_names() {
     'bases:base:((base\:"the sealed base" maintenance\:"the maintenance staging copy"))'
 }
 
-(( $+functions[_virtdev_resources] )) ||
-_virtdev_resources() {
-  local -a resources
-  resources=(
-    'data:the directory'
-    'system-image:the system disk'
-    'home-image:the home disk'
-    'nvram:the UEFI variable store'
-    'generation:the base generation file'
-  )
-  if [[ $line[1] != (base|maintenance) ]]; then
-    resources+=(
-      'port:the SSH port file (exists while the VM runs)'
-      'monitor:the QMP socket'
-      'console:the serial console socket'
-      'backups:the backup snapshots directory'
-      'manifest:the backup manifest in force'
-      'config:the configuration directory'
-    )
-  fi
-  _describe -t resources resource resources
+# _virtdev_pick PREVIOUS KEY=VALUES...: the values listed for the argument
+# before this one (PREVIOUS), else those listed with an empty key.
+(( $+functions[_virtdev_pick] )) ||
+_virtdev_pick() {
+  local previous=$1 set chosen
+  shift
+  for set in "$@"; do
+    [[ ${set%%=*} == '' && -z $chosen ]] && chosen=${set#*=}
+  done
+  for set in "$@"; do
+    [[ -n $previous && ${set%%=*} == $previous ]] && chosen=${set#*=}
+  done
+  _wanted values expl value compadd -- ${=chosen}
+}
+
+# _virtdev_snapshots PROJECT: the project's snapshot ids (date/time); an
+# unfinished (.partial) one is no snapshot.
+(( $+functions[_virtdev_snapshots] )) ||
+_virtdev_snapshots() {
+  local dir=${VIRTDEV_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/virtdev}/backups/$1
+  local -a ids
+  [[ $1 == [a-zA-Z0-9_]## || $1 == [a-zA-Z0-9_][a-zA-Z0-9_-]## ]] || return 1
+  ids=( $dir/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/[0-9][0-9]-[0-9][0-9]-[0-9][0-9](N-/) )
+  ids=( ${ids#$dir/} )
+  _wanted snapshots expl snapshot compadd -a ids
+}
+
+# A host path, or :path in the guest (nothing to complete there).
+(( $+functions[_virtdev_transfer] )) ||
+_virtdev_transfer() {
+  [[ $PREFIX == :* ]] && return 1
+  _files
 }
 
 (( $+functions[_virtdev_verbs] )) ||
 _virtdev_verbs() {
   local self=$words[1] dir
-  local -a verbs found
-  verbs=( $_virtdev_known_verbs )
+  local -a verbs found reply
+  _virtdev_known_verbs
+  verbs=( $reply )
   # Beside the dispatcher, links resolved, as the dispatcher looks first.
   if [[ $self == */* ]]; then
     dir=${self/#\~/$HOME}
@@ -94,48 +110,15 @@ _virtdev_verbs() {
 # words[1] is the program or the verb.
 (( $+functions[_virtdev_verb] )) ||
 _virtdev_verb() {
-  local -a common
-  common=(
-    '(- *)'{-h,--help}'[show the help and exit codes]'
-    '--color=-[colour messages on stderr]::when:(yes no auto)'
-  )
-  case $1 in
-    bootstrap)
-      _arguments -s -S $common \
-        '--suite=[Debian release to install (default: bookworm)]:suite: ' \
-        "--mirror=[mirror to install from (default: Debian's)]:mirror URL:_urls"
-      ;;
-    create)
-      _arguments -s -S $common ':new project name: '
-      ;;
-    generation)
-      _arguments -s -S $common '::project:_virtdev_projects'
-      ;;
-    path)
-      _arguments -s -S $common \
-        ':project:_virtdev_path_names' \
-        '::resource:_virtdev_resources'
-      ;;
-    ssh)
-      # Everything after the project goes to ssh.
-      _arguments -s -S -A '-*' $common \
-        ':machine:_virtdev_machines' \
-        '*::ssh argument: '
-      ;;
-    start)
-      _arguments -s -S $common ':project:_virtdev_projects' '::port: '
-      ;;
-    stop|wait)
-      _arguments -s -S $common ':machine:_virtdev_machines'
-      ;;
-    key|seal|stale)
-      _arguments -s -S $common
-      ;;
-    *)
-      # A verb this file does not know: its arguments are unknown too.
-      _arguments -s -S $common '*:: :_default'
-      ;;
-  esac
+  if (( $+functions[_virtdev_spec_${1//-/_}] )); then
+    _virtdev_spec_${1//-/_}
+  else
+    # A verb this file does not know: its arguments are unknown too.
+    _arguments -s -S : \
+      '(- *)'{-h,--help}'[show the help and exit codes]' \
+      '--color=-[colour messages on stderr]::when:(yes no auto)' \
+      '*:: :_default'
+  fi
 }
 
 _virtdev() {
@@ -171,10 +154,72 @@ _virtdev() {
   return ret
 }
 
+# >>> generated by make docs: one block per program
+# >>> virtdev-bootstrap
+_virtdev_spec_bootstrap() {
+  _arguments -s -S : \
+    '--suite=[Debian release to install; default bookworm]:suite: ' \
+    '--mirror=[mirror to install from, e.g. a local one (default\: Debian'\''s)]:url: ' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-bootstrap
+# >>> virtdev-create
+_virtdev_spec_create() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project: '
+}
+# <<< virtdev-create
+# >>> virtdev-generation
+_virtdev_spec_generation() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    '::project:_virtdev_projects'
+}
+# <<< virtdev-generation
+# >>> virtdev-key
+_virtdev_spec_key() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-key
+# >>> virtdev-path
+_virtdev_spec_path() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_path_names' \
+    '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
+}
+# <<< virtdev-path
+# >>> virtdev-seal
+_virtdev_spec_seal() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-seal
+# >>> virtdev-stale
+_virtdev_spec_stale() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-stale
+# <<< generated
+
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
   # Autoloaded as _virtdev by compinit.
   _virtdev "$@"
 else
   # Sourced by hand.
-  compdef _virtdev virtdev virtdev-${^_virtdev_known_verbs}
+  () {
+    local -a reply
+    _virtdev_known_verbs
+    compdef _virtdev virtdev virtdev-${^reply}
+  }
 fi

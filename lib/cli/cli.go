@@ -54,7 +54,7 @@ type Command struct {
 
 // Common are the options every program has.
 type Common struct {
-	Color string `long:"color" value-name:"WHEN" optional:"yes" optional-value:"yes" default:"auto" choice:"yes" choice:"no" choice:"auto" description:"colour messages on stderr: yes, no or auto"`
+	Color string `long:"color" value-name:"WHEN" optional:"yes" optional-value:"yes" default:"auto" choice:"yes" choice:"no" choice:"auto" description:"colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb)"`
 	// Contract prints the declaration above as JSON, for tools that
 	// follow the programs (virtdev --help, tests, completions).
 	Contract bool `long:"contract" hidden:"yes" description:"print this program's contract as JSON"`

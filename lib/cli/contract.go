@@ -125,6 +125,7 @@ type Option struct {
 	Value       string   `json:",omitempty"` // the value's name; empty for a switch
 	Optional    bool     `json:",omitempty"` // the value may be left out (--color)
 	Choices     []string `json:",omitempty"`
+	Default     string   `json:",omitempty"`
 	Description string
 }
 
@@ -155,11 +156,16 @@ func (c Command) contract(parser *flags.Parser) Contract {
 		k.Args = []Arg{}
 	}
 	for _, g := range parser.Groups() {
+		// go-flags adds its help group only once parsing starts; it is
+		// listed below, the same way whenever the contract is asked for.
+		if g.ShortDescription == "Help Options" {
+			continue
+		}
 		for _, o := range g.Options() {
 			if o.Hidden {
 				continue
 			}
-			opt := Option{Long: o.LongName, Description: o.Description, Choices: o.Choices}
+			opt := Option{Long: o.LongName, Description: o.Description, Choices: o.Choices, Default: strings.Join(o.Default, " ")}
 			if o.ShortName != 0 {
 				opt.Short = string(o.ShortName)
 			}
@@ -173,6 +179,7 @@ func (c Command) contract(parser *flags.Parser) Contract {
 			k.Options = append(k.Options, opt)
 		}
 	}
+	k.Options = append(k.Options, Option{Short: "h", Long: "help", Description: "print the usage, the description and the exit codes, and exit 0"})
 	return k
 }
 

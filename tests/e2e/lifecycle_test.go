@@ -13,7 +13,7 @@ import (
 
 // Exit codes the suite pins; each program documents them in its --help.
 const (
-	createExists       = 6
+	createExists       = 10
 	startRunning       = 7
 	startBaseChanged   = 13
 	startBootFailed    = 17
@@ -21,8 +21,8 @@ const (
 	stopForced         = 10
 	sshNotRunning      = 4
 	waitFailed         = 11
-	sealAlreadySealed  = 4
-	bootstrapInstalled = 3
+	sealAlreadySealed  = 11
+	bootstrapInstalled = 10
 )
 
 // TestLifecycle takes a user from nothing to a shell in a VM and back, on a

@@ -6,18 +6,27 @@
 // Every exit status a script sees from a declared program must be in that
 // program's exit-code table (lib/cli Command.Codes): a code the program can
 // return without declaring it fails the test.
+//
+// Scripts that need a host tool guard on [tool:NAME] rather than
+// [exec:NAME]: when NAME is missing and the environment variable CI is set,
+// the condition fails the script instead of letting it skip, so that a
+// broken CI setup cannot pass with the tests it guards skipped. [root] says
+// the tests run as root, whom no file permission stops.
 package clitest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"virtdev/lib/cli"
+	"virtdev/tools/internal/docs"
 )
 
 // Main registers the commands a test binary can run as programs named after
@@ -31,18 +40,26 @@ func Main(m *testing.M, commands ...cli.Command) {
 }
 
 // Run runs every script in dir. commands are the programs whose exit codes
-// the scripts' exits lines check against their tables.
+// the scripts' exits lines check against their tables, and whose man pages
+// and completions must follow their declarations.
 func Run(t *testing.T, dir string, commands ...cli.Command) {
 	declared := map[string]cli.Command{}
 	for _, c := range commands {
 		declared[c.Name] = c
 	}
 	testscript.Run(t, testscript.Params{
-		Dir:   dir,
-		Setup: Setup,
+		Dir:       dir,
+		Setup:     Setup,
+		Condition: condition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
 		},
+	})
+	// The man page and the completions follow the declaration.
+	t.Run("docs", func(t *testing.T) {
+		for _, c := range commands {
+			docs.Check(t, c)
+		}
 	})
 }
 
@@ -71,6 +88,25 @@ func exits(ts *testscript.TestScript, neg bool, args []string, declared map[stri
 	if c, ok := declared[args[1]]; ok && !c.PassThrough && !c.Declares(got) {
 		ts.Fatalf("%s exited with status %d, which its exit-code table does not declare", args[1], got)
 	}
+}
+
+// condition is [tool:NAME]: NAME is on PATH, a missing tool being an error,
+// not false, when CI is set; and [root].
+func condition(cond string) (bool, error) {
+	if cond == "root" {
+		return os.Geteuid() == 0, nil
+	}
+	name, ok := strings.CutPrefix(cond, "tool:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := exec.LookPath(name); err == nil {
+		return true, nil
+	}
+	if os.Getenv("CI") != "" {
+		return false, fmt.Errorf("%s is not installed, and CI is set: in CI a missing tool fails the tests instead of skipping them (.ci/packages lists what to install)", name)
+	}
+	return false, nil
 }
 
 // Setup gives each script a private home and a predictable environment.
