@@ -333,6 +333,17 @@ _virtdev_spec_seal() {
     passthrough=0
 }
 # <<< virtdev-seal
+# >>> virtdev-ssh
+_virtdev_spec_ssh() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=ssh
+    passthrough=1
+}
+# <<< virtdev-ssh
 # >>> virtdev-stale
 _virtdev_spec_stale() {
     options=(--color= -h --help)
@@ -344,6 +355,50 @@ _virtdev_spec_stale() {
     passthrough=0
 }
 # <<< virtdev-stale
+# >>> virtdev-start
+_virtdev_spec_start() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(project text)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-start
+# >>> virtdev-stop
+_virtdev_spec_stop() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-stop
+# >>> virtdev-supervise
+_virtdev_spec_supervise() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(file)
+    values=()
+    rest=text
+    passthrough=1
+}
+# <<< virtdev-supervise
+# >>> virtdev-wait
+_virtdev_spec_wait() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-wait
 # <<< generated
 
 # Every known program, and any other virtdev-* on PATH when this is loaded.

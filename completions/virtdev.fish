@@ -225,6 +225,15 @@ complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options
 complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-seal
+# >>> virtdev-ssh
+set -g __virtdev_valued_ssh 
+set -g __virtdev_passthrough_ssh 1
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -f
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg_from 1' -a '(__fish_complete_path (commandline -ct))'
+# <<< virtdev-ssh
 # >>> virtdev-stale
 set -g __virtdev_valued_stale 
 set -g __virtdev_passthrough_stale 0
@@ -232,6 +241,38 @@ complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_optio
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-stale
+# >>> virtdev-start
+set -g __virtdev_valued_start 
+set -g __virtdev_passthrough_start 0
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -f
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0' -a '(__virtdev_projects)'
+# <<< virtdev-start
+# >>> virtdev-stop
+set -g __virtdev_valued_stop 
+set -g __virtdev_passthrough_stop 0
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -f
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-stop
+# >>> virtdev-supervise
+set -g __virtdev_valued_supervise 
+set -g __virtdev_passthrough_supervise 1
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -f
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
+# <<< virtdev-supervise
+# >>> virtdev-wait
+set -g __virtdev_valued_wait 
+set -g __virtdev_passthrough_wait 0
+complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -f
+complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-wait
 # <<< generated
 
     for cmd in virtdev virtdev-(__virtdev_known_verbs)

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-create virtdev-generation virtdev-key virtdev-path virtdev-seal virtdev-stale
+#compdef virtdev virtdev-bootstrap virtdev-create virtdev-generation virtdev-key virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -203,6 +203,15 @@ _virtdev_spec_seal() {
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-seal
+# >>> virtdev-ssh
+_virtdev_spec_ssh() {
+  _arguments -s -S -A '-*' : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines' \
+    '*::ssh-argument:_default'
+}
+# <<< virtdev-ssh
 # >>> virtdev-stale
 _virtdev_spec_stale() {
   _arguments -s -S : \
@@ -210,6 +219,40 @@ _virtdev_spec_stale() {
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-stale
+# >>> virtdev-start
+_virtdev_spec_start() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_projects' \
+    '::port: '
+}
+# <<< virtdev-start
+# >>> virtdev-stop
+_virtdev_spec_stop() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-stop
+# >>> virtdev-supervise
+_virtdev_spec_supervise() {
+  _arguments -s -S -A '-*' : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':qemu:_files' \
+    '*::argument: '
+}
+# <<< virtdev-supervise
+# >>> virtdev-wait
+_virtdev_spec_wait() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-wait
 # <<< generated
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then

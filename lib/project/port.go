@@ -49,12 +49,19 @@ func WritePort(m layout.Machine, port int) error {
 // and of the maintenance machine to the machine's name. A file that holds
 // no port claims nothing.
 func ClaimedPorts(l layout.Layout) (map[int]string, error) {
-	names, err := List(l)
+	entries, err := List(l)
 	if err != nil {
 		return nil, err
 	}
+	names := []string{layout.Maintenance}
+	for _, e := range entries {
+		// A project no program may use starts no machine either.
+		if e.Err == nil {
+			names = append(names, e.Name)
+		}
+	}
 	claimed := map[int]string{}
-	for _, name := range append(names, layout.Maintenance) {
+	for _, name := range names {
 		if port, err := ReadPort(l.Machine(name)); err == nil {
 			claimed[port] = name
 		}

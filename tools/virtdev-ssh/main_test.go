@@ -23,4 +23,4 @@ var unitRunning = func() cli.Command {
 
 func TestMain(m *testing.M) { clitest.Main(m, command, unitRunning) }
 
-func TestScripts(t *testing.T) { clitest.Run(t, "testdata", command, unitRunning) }
+func TestScripts(t *testing.T) { clitest.Run(t, "testdata", command) }
