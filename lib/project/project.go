@@ -1,5 +1,6 @@
 // Package project reads what virtdev knows about projects from disk: which
-// exist, and which base generation each was derived from.
+// exist, which base generation each was derived from, and which SSH port
+// each running machine has (its port file).
 package project
 
 import (
