@@ -10,9 +10,13 @@ package clitest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -43,8 +47,10 @@ func Run(t *testing.T, dir string, commands ...cli.Command) {
 		Dir:   dir,
 		Setup: Setup,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits": func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
+			"exits":   func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
+			"userbus": userbus,
 		},
+		Condition: condition,
 	})
 	// The man page and the completions follow the declaration.
 	t.Run("docs", func(t *testing.T) {
@@ -80,6 +86,72 @@ func exits(ts *testscript.TestScript, neg bool, args []string, declared map[stri
 		ts.Fatalf("%s exited with status %d, which its exit-code table does not declare", args[1], got)
 	}
 }
+
+// condition answers the conditions clitest adds to testscript's:
+//
+//	[tool:NAME]  the program NAME is on PATH
+//	[userbus]    the calling user has a systemd user manager (see userbus)
+//
+// Where one is false in CI, which installs every tool and runs a user
+// manager (.ci/run), the script fails instead: a script that skips there
+// checks nothing.
+func condition(cond string) (bool, error) {
+	var ok bool
+	var what string
+	switch name, isTool := strings.CutPrefix(cond, "tool:"); {
+	case isTool:
+		_, err := exec.LookPath(name)
+		ok, what = err == nil, name+" is not installed"
+	case cond == "userbus":
+		ok, what = userBus() != "", "there is no systemd user manager on a user bus"
+	default:
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if !ok && os.Getenv("CI") != "" {
+		return false, fmt.Errorf("%s, and CI must provide it", what)
+	}
+	return ok, nil
+}
+
+// userBus is the address of the calling user's bus when a systemd user
+// manager answers on it.
+func userBus() string {
+	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if runtime := os.Getenv("XDG_RUNTIME_DIR"); bus == "" && runtime != "" {
+		if _, err := os.Stat(filepath.Join(runtime, "bus")); err == nil {
+			bus = "unix:path=" + filepath.Join(runtime, "bus")
+		}
+	}
+	if bus == "" {
+		return ""
+	}
+	cmd := exec.Command("systemctl", "--user", "is-system-running")
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus)
+	out, _ := cmd.Output()
+	// Degraded (a unit failed somewhere) is a manager that answers.
+	switch strings.TrimSpace(string(out)) {
+	case "running", "degraded":
+		return bus
+	}
+	return ""
+}
+
+// userbus hands the script the calling user's bus, for programs that ask
+// the systemd user manager whether a machine runs (scripts without it have
+// no bus at all: that is how they see exit 82), and sets RUNID, a string
+// no other run shares, for the names of units the script starts under
+// that shared manager. Guard it with [userbus].
+func userbus(ts *testscript.TestScript, neg bool, args []string) {
+	bus := userBus()
+	if neg || len(args) != 0 || bus == "" {
+		ts.Fatalf("usage: [userbus] userbus")
+	}
+	ts.Setenv("XDG_RUNTIME_DIR", os.Getenv("XDG_RUNTIME_DIR"))
+	ts.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+	ts.Setenv("RUNID", fmt.Sprintf("%d-%d", os.Getpid(), runs.Add(1)))
+}
+
+var runs atomic.Int64
 
 // Setup gives each script a private home and a predictable environment.
 func Setup(env *testscript.Env) error {
