@@ -156,39 +156,29 @@ func detachByCopy(ctx context.Context, l layout.Layout, name string, o DetachOpt
 		}
 		return err
 	}
-	// The two disks are independent: converted at once, they take the
-	// time of the larger one.
+	// The two disks are independent: converted, checked and flushed at
+	// once, they take the time of the larger one.
 	convertCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 2)
 	for _, d := range disks(m) {
 		go func() {
-			err := image.Flatten(convertCtx, d.path, filepath.Join(staging, filepath.Base(d.path)), o.progress(d))
+			err := standalone(convertCtx, d, filepath.Join(staging, filepath.Base(d.path)), o.progress(d))
 			if err != nil {
 				cancel()
 				if ctx.Err() != nil {
-					err = ctx.Err()
+					err.Err = ctx.Err()
 				}
-				err = &DiskError{Disk: d.path, Err: err}
+				errs <- err
+				return
 			}
-			errs <- err
+			errs <- nil
 		}()
 	}
 	if err := firstError(<-errs, <-errs); err != nil {
 		return undo(err)
 	}
 	reached(DetachConverted)
-	for _, d := range disks(m) {
-		standalone := filepath.Join(staging, filepath.Base(d.path))
-		if err := image.Check(ctx, standalone); err != nil {
-			return undo(&DiskError{Disk: d.path, Verify: true, Err: err})
-		}
-		// qemu-img need not flush what it wrote; the swap must not make
-		// disks the kernel has not written yet the project's only ones.
-		if err := syncFile(standalone); err != nil {
-			return undo(err)
-		}
-	}
 	if err := linkTree(m.Dir, staging, m.SystemImage, m.HomeImage, m.Generation); err != nil {
 		return undo(err)
 	}
@@ -209,6 +199,22 @@ func detachByCopy(ctx context.Context, l layout.Layout, name string, o DetachOpt
 	reached(DetachSwapped)
 	if err := os.RemoveAll(old); err != nil {
 		return &LeftoverError{Path: old, Err: err}
+	}
+	return nil
+}
+
+// standalone writes the standalone copy of a disk, checks it, and makes
+// it durable: qemu-img need not flush what it wrote, and the swap must not
+// make disks the kernel has not written yet the project's only ones.
+func standalone(ctx context.Context, d disk, dst string, progress image.Progress) *DiskError {
+	if err := image.Flatten(ctx, d.path, dst, progress); err != nil {
+		return &DiskError{Disk: d.path, Err: err}
+	}
+	if err := image.Check(ctx, dst); err != nil {
+		return &DiskError{Disk: d.path, Verify: true, Err: err}
+	}
+	if err := syncFile(dst); err != nil {
+		return &DiskError{Disk: d.path, Err: err}
 	}
 	return nil
 }
