@@ -174,8 +174,10 @@ func ownError(err error) error {
 		unresolved *lifecycle.UnresolvedError
 	)
 	switch {
+	case errors.Is(err, context.Canceled) && errors.As(err, &disk) && disk.InPlace:
+		return cli.Errorf(exitcode.Interrupted.N, "interrupted while rebasing %s\nAn unfinished rebase leaves the disk naming its backing file; run virtdev-detach --in-place again to go on.", disk.Disk)
 	case errors.Is(err, context.Canceled):
-		return err
+		return cli.Errorf(exitcode.Interrupted.N, "interrupted: the project is unchanged (still attached), and the unfinished copy is removed")
 	case errors.As(err, &disk):
 		return diskError(disk, err)
 	case errors.As(err, &detached):
