@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"virtdev/lib/exitcode"
 	"virtdev/tools/internal/docs"
 )
 
@@ -64,6 +65,15 @@ func TestEveryProgramDocumented(t *testing.T) {
 			t.Errorf("the #compdef line of %s does not name every program: run make docs", path)
 		}
 	}
+}
+
+// virtdev(7) lists the codes every program means the same way.
+func TestSharedCodesDocumented(t *testing.T) {
+	root, err := docs.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs.CheckSection(t, filepath.Join(root, "man", "virtdev.7.scd"), "EXIT STATUS", docs.SharedCodes(exitcode.Shared))
 }
 
 // virtdev(1) and the README list every verb.

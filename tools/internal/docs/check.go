@@ -101,3 +101,16 @@ var compdefLine = regexp.MustCompile(`(?m)^#compdef .*$`)
 func Compdef(script string) string {
 	return compdefLine.ReplaceAllLiteralString(script, "#compdef "+strings.Join(append([]string{"virtdev"}, Blocks(script)...), " "))
 }
+
+// CheckSection holds one section of a page to body, or rewrites it when
+// VIRTDEV_UPDATE_DOCS=1.
+func CheckSection(t *testing.T, page, heading, body string) {
+	t.Helper()
+	checkFile(t, page, os.Getenv(UpdateVariable) == "1", func(text string) (string, error) {
+		text, ok := ReplaceSection(text, heading, body)
+		if !ok {
+			return "", fmt.Errorf("%s has no # %s section", page, heading)
+		}
+		return text, nil
+	})
+}

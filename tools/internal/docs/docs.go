@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 )
 
 // UpdateVariable asks Check to rewrite the files rather than compare.
@@ -122,9 +123,20 @@ func optionText(o cli.Option) string {
 	return text
 }
 
-func exitStatus(k cli.Contract) string {
+func exitStatus(k cli.Contract) string { return codeList(k.Codes) }
+
+// SharedCodes is virtdev(7)'s EXIT STATUS: the codes every program means
+// the same way.
+func SharedCodes(codes []exitcode.Code) string {
+	return "Each program lists the exit codes it can return in its *--help* and\n" +
+		"manual page; 0 is success. These mean the same in every program that\n" +
+		"lists them:\n\n" + codeList(codes) + "\n" +
+		"A program's own codes are numbered from 10.\n"
+}
+
+func codeList(codes []exitcode.Code) string {
 	var b strings.Builder
-	for i, c := range k.Codes {
+	for i, c := range codes {
 		if i > 0 {
 			b.WriteString("\n")
 		}
