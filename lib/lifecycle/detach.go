@@ -48,8 +48,8 @@ type GenerationError struct {
 
 func (e *GenerationError) Error() string {
 	return fmt.Sprintf("project %q: %v\nWithout it, virtdev cannot tell whether the project's disks belong to the current base.\n"+
-		"If they do, write the base's generation into it: virtdev-generation base > %s; otherwise rebuild it: virtdev-recreate %s",
-		e.Name, e.Err, filepath.Join("$(virtdev-path "+e.Name+")", "generation"), e.Name)
+		"If they do, write the base's generation into it: virtdev-generation > \"$(virtdev-path %s generation)\"; otherwise rebuild it: virtdev-recreate %s",
+		e.Name, e.Err, e.Name, e.Name)
 }
 
 func (e *GenerationError) Unwrap() error { return e.Err }
