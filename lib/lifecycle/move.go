@@ -109,10 +109,9 @@ func Move(ctx context.Context, l layout.Layout, units Units, from, to string, re
 		return MoveReport{}, &MoveFailedError{From: from, To: to, Err: err}
 	}
 	reached(MoveJournaled)
+	// forward fails only before the project directory is renamed: what
+	// follows that rename only tidies, and reports rather than fails.
 	if err := j.forward(l, report); err != nil {
-		if exists(l.Project(to).Dir) {
-			return MoveReport{}, j.unresolved(l, err)
-		}
 		if berr := j.backward(l); berr != nil {
 			return MoveReport{}, j.unresolved(l, fmt.Errorf("%v; undoing it failed too: %v", err, berr))
 		}
@@ -174,22 +173,22 @@ func (j moveJournal) forward(l layout.Layout, warn Reporter) error {
 		}
 		reached(MoveMarkers)
 	}
-	if isDir(fromDir) && !exists(toDir) {
-		if err := renameNew(fromDir, toDir); err != nil {
-			return err
-		}
-		if err := fsutil.SyncDir(l.Projects()); err != nil {
-			return err
-		}
-		reached(MoveProject)
-	}
-	// From here on the move has happened; what is left only tidies.
+	// From the rename on the move has happened; what is left only tidies.
 	after := func(err error) error {
 		if err == nil || warn == nil {
 			return err
 		}
 		warn("warning: the project is moved, but: %v", err)
 		return nil
+	}
+	if isDir(fromDir) && !exists(toDir) {
+		if err := renameNew(fromDir, toDir); err != nil {
+			return err
+		}
+		if err := after(fsutil.SyncDir(l.Projects())); err != nil {
+			return err
+		}
+		reached(MoveProject)
 	}
 	if err := after(sshx.DropHostAlias(l.Project(j.To).KnownHosts, sshx.Alias(j.From))); err != nil {
 		return err
