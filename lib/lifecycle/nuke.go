@@ -27,9 +27,10 @@ type Area struct {
 // Areas are the directories nuke removes. iso is VIRTDEV_ISO, which may
 // lie in the cache.
 func Areas(l layout.Layout, iso string) []Area {
+	// Each may lie in the other, which is then no stranger there.
 	home := []string{l.Lock(), l.Locks(), l.Journals(), l.System().Dir,
-		l.Installation().Dir, l.Staging().Dir, l.Projects(), l.BackupRoot(), filepath.Dir(l.SSHKey)}
-	cache := []string{l.DeltaTemplates(), l.ISOWork(), l.ISOProfile(), iso}
+		l.Installation().Dir, l.Staging().Dir, l.Projects(), l.BackupRoot(), filepath.Dir(l.SSHKey), l.Cache}
+	cache := []string{l.DeltaTemplates(), l.ISOWork(), l.ISOProfile(), iso, l.Home}
 	return []Area{
 		{Variable: "VIRTDEV_HOME", Dir: l.Home, Known: childNames(l.Home, home)},
 		{Variable: "VIRTDEV_CACHE", Dir: l.Cache, Known: childNames(l.Cache, cache)},

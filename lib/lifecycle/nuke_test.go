@@ -54,6 +54,18 @@ func TestCheckForeign(t *testing.T) {
 	}
 }
 
+// A cache kept inside VIRTDEV_HOME is virtdev's, not a stranger.
+func TestCheckForeignNested(t *testing.T) {
+	l, _ := home(t)
+	l.Cache = filepath.Join(l.Home, "cache")
+	write(t, filepath.Join(l.DeltaTemplates(), "k", "home.qcow2"), "")
+	for _, a := range lifecycle.Areas(l, filepath.Join(l.Cache, "virtdev.iso")) {
+		if err := lifecycle.CheckForeign(a, l.ConfigDir, "/nonexistent"); err != nil {
+			t.Errorf("%s: %v", a.Variable, err)
+		}
+	}
+}
+
 func TestRemove(t *testing.T) {
 	l, areas := home(t)
 	config := snapshot(t, l.ConfigDir)
