@@ -66,6 +66,12 @@ func snapshots(dir string) []string {
 	return ids
 }
 
+// DestroyPending tells whether a destroy of name was cut short after the
+// project was gone.
+func DestroyPending(l layout.Layout, name string) bool {
+	return exists(l.DestroyTrash(name))
+}
+
 // Destroy removes a project's directory and what systemd remembers of its
 // unit. Its backups and its configuration stay. The caller holds its lock,
 // has recovered it and checked that its machine is stopped.

@@ -76,14 +76,14 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pending := lifecycle.Pending(l, name)
+	resumed := lifecycle.DestroyPending(l, name)
 	s, err := lifecycle.Begin(env.Ctx, l, env.Name, lifecycle.Want{Project: name}, env.Infof)
 	if err != nil {
 		return ownError(err)
 	}
 	defer s.Close()
 	m, err := project.Find(l, name)
-	if pending && exitcode.For(err) == exitcode.NotFound.N {
+	if resumed && exitcode.For(err) == exitcode.NotFound.N {
 		// An interrupted destroy of this very project, now finished.
 		fmt.Fprintln(env.Stdout, m.Dir)
 		return nil
