@@ -5,7 +5,7 @@
 #   make e2e             the real-guest suite (needs QEMU, a systemd user
 #                        manager and a user bus; see README.md); E2E_RUN=regexp
 #                        runs only the tests it matches
-#   make check           go vet and the fast tests
+#   make check           go vet, the man pages (scdoc) and the fast tests
 #   make test-all        the fast tests, then the real-guest suite
 #   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
 #                        shell completions
@@ -47,10 +47,12 @@ e2e: build
 	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
 	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) $(if $(E2E_RUN),-test.run '$(E2E_RUN)')
 
+# The man pages are built too: a page scdoc rejects fails the check.
 check:
 	cd lib && $(GO) vet ./...
 	cd tools && $(GO) vet ./...
 	cd tests && $(GO) vet -tags e2e ./...
+	$(MAKE) man
 	$(MAKE) test
 
 test-all: check e2e

@@ -35,7 +35,10 @@ export HOME="${work}/user" VIRTDEV_HOME="${work}/virtdev"
 unset XDG_DATA_HOME XDG_CACHE_HOME XDG_CONFIG_HOME VIRTDEV_CACHE VIRTDEV_SSH_KEY
 mkdir -p "${HOME}" "${VIRTDEV_HOME}/system"
 echo 7 >"${VIRTDEV_HOME}/system/generation"
-chmod 444 "${VIRTDEV_HOME}/system/generation"
+# The base's files: a base without them is damaged, and every program that
+# relies on the base checks they are there.
+touch "${VIRTDEV_HOME}/system/system.qcow2" "${VIRTDEV_HOME}/system/home.qcow2" "${VIRTDEV_HOME}/system/nvram"
+chmod 444 "${VIRTDEV_HOME}/system/"*
 stale=0
 for i in $(seq -w 0 99); do
   dir="${VIRTDEV_HOME}/projects/p0${i}"

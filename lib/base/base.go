@@ -9,11 +9,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 	"virtdev/lib/project"
+	"virtdev/lib/validate"
 )
 
 // SealedMode is the mode of every sealed base file: a stray write from a
@@ -35,73 +38,6 @@ func MissingFile(b layout.Base) (string, bool) {
 	return "", false
 }
 
-// NextGeneration is the generation a newly sealed base gets: above every
-// generation a project still records, so that projects derived from an
-// earlier base (one removed by hand) can never pass the boot gate against
-// disks they were not derived from.
-func NextGeneration(l layout.Layout) (project.Generation, error) {
-	highest := 0
-	names, err := project.List(l)
-	if err != nil {
-		return project.Generation{}, err
-	}
-	for _, name := range names {
-		g, err := project.ReadGeneration(l.Project(name).Generation, true)
-		if err != nil || g.Detached {
-			continue // a missing or corrupt record cannot collide
-		}
-		highest = max(highest, g.Number)
-	}
-	return project.Generation{Number: highest + 1}, nil
-}
-
-// Seal turns the installation into the sealed base. The files are gathered
-// in a scratch directory that is renamed into place in one step, so system/
-// either does not exist or is complete; on failure they are moved back.
-func Seal(l layout.Layout, g project.Generation) error {
-	inst, sys := l.Installation(), l.System()
-	scratch, err := os.MkdirTemp(l.Home, ".sealing-")
-	if err != nil {
-		return err
-	}
-	staged := layout.Base{
-		Dir:         scratch,
-		SystemImage: filepath.Join(scratch, filepath.Base(inst.SystemImage)),
-		HomeImage:   filepath.Join(scratch, filepath.Base(inst.HomeImage)),
-		NVRAM:       filepath.Join(scratch, filepath.Base(inst.NVRAM)),
-		Generation:  filepath.Join(scratch, filepath.Base(inst.Generation)),
-	}
-	from, to := Files(inst), Files(staged)
-	moved := 0
-	rollback := func(cause error) error {
-		for i := moved - 1; i >= 0; i-- {
-			if err := os.Rename(to[i], from[i]); err != nil {
-				return fmt.Errorf("%w; moving %s back to %s also failed (%v): the file is in %s", cause, to[i], from[i], err, scratch)
-			}
-		}
-		os.RemoveAll(scratch)
-		return cause
-	}
-	for i := range from {
-		if err := os.Rename(from[i], to[i]); err != nil {
-			return rollback(err)
-		}
-		moved++
-	}
-	if err := project.WriteGeneration(staged.Generation, g, SealedMode); err != nil {
-		return rollback(err)
-	}
-	for _, f := range to {
-		if err := os.Chmod(f, SealedMode); err != nil {
-			return rollback(err)
-		}
-	}
-	if err := os.Rename(scratch, sys.Dir); err != nil {
-		return rollback(err)
-	}
-	return nil
-}
-
 // ErrExists means the project directory is already there.
 var ErrExists = errors.New("project exists")
 
@@ -109,19 +45,21 @@ var ErrExists = errors.New("project exists")
 // private copy of its UEFI variables and the base's generation. It builds in
 // a hidden scratch directory renamed into place at the end, so a failure or
 // an interrupt never leaves a half-made project behind.
-func Derive(ctx context.Context, l layout.Layout, name string, g project.Generation) error {
+//
+// warn tells of a damaged cache entry, which is rebuilt.
+func Derive(ctx context.Context, l layout.Layout, name string, g project.Generation, warn func(format string, args ...any)) error {
 	sys, m := l.System(), l.Project(name)
 	if err := os.MkdirAll(l.Projects(), 0o755); err != nil {
-		return err
+		return homeOr(l, err)
 	}
-	scratch, err := os.MkdirTemp(l.Projects(), ".create-"+name+"-")
+	scratch, err := os.MkdirTemp(l.Projects(), createPrefix+name+"-")
 	if err != nil {
-		return err
+		return homeOr(l, err)
 	}
 	defer os.RemoveAll(scratch) // a no-op once renamed into place
 	in := func(path string) string { return filepath.Join(scratch, filepath.Base(path)) }
 
-	if err := makeDeltas(ctx, l, sys, in(m.SystemImage), in(m.HomeImage)); err != nil {
+	if err := makeDeltas(ctx, l, sys, in(m.SystemImage), in(m.HomeImage), warn); err != nil {
 		return err
 	}
 	if err := fsutil.Copy(sys.NVRAM, in(m.NVRAM), 0o644); err != nil {
@@ -131,7 +69,7 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 		return err
 	}
 	if err := os.Rename(scratch, m.Dir); err != nil {
-		if _, statErr := os.Stat(m.Dir); statErr == nil {
+		if _, statErr := os.Lstat(m.Dir); statErr == nil {
 			return ErrExists
 		}
 		return err
@@ -146,9 +84,18 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 // base file that is not a regular file.
 func Sealed(l layout.Layout) (project.Generation, error) {
 	sys := l.System()
-	if _, err := os.Lstat(sys.Dir); errors.Is(err, fs.ErrNotExist) {
-		return project.Generation{}, exitcode.New(exitcode.NoBase,
-			"no sealed base: %s does not exist\nBuild and seal one: virtdev-bootstrap && virtdev-seal", sys.Dir)
+	_, err := os.Lstat(sys.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		fix := "Build and seal one: virtdev-bootstrap && virtdev-seal"
+		if scratch := sealings(l); len(scratch) > 0 {
+			fix = fmt.Sprintf("An interrupted virtdev-seal left its files in %s: run virtdev-seal to finish or undo it.", scratch[0])
+		}
+		return project.Generation{}, exitcode.New(exitcode.NoBase, "no sealed base: %s does not exist\n%s", sys.Dir, fix)
+	}
+	if err != nil {
+		if herr := project.CheckHome(l); herr != nil {
+			return project.Generation{}, herr
+		}
 	}
 	g, err := project.ReadGeneration(sys.Generation, false)
 	if err != nil {
@@ -163,4 +110,78 @@ func Sealed(l layout.Layout) (project.Generation, error) {
 func damaged(sys layout.Base, err error) error {
 	return &exitcode.Error{Code: exitcode.BaseDamaged, Err: err, Message: fmt.Sprintf(
 		"the sealed base in %s is damaged: %v\nRestore the file from a backup, or rebuild the base (projects derived from it then need virtdev-recreate).", sys.Dir, err)}
+}
+
+// homeOr blames VIRTDEV_HOME or the projects directory for err when one of
+// them is unusable, with the shared code, and otherwise returns err.
+func homeOr(l layout.Layout, err error) error {
+	if herr := project.CheckProjects(l); herr != nil {
+		return herr
+	}
+	return err
+}
+
+// createPrefix starts the name of the scratch directory Derive assembles a
+// project in: createPrefix, the project's name, '-' and something random.
+// No project name starts with a dot, so no program takes it for a project.
+const createPrefix = ".create-"
+
+// SweepCreates removes the scratch directories that interrupted creates
+// (killed, so they could not clean up) left in the projects directory, and
+// returns them. The caller holds the lock of project name, so the scratch
+// directories of that name are no one's; those of another project are
+// removed only while its lock is free, that is while no create of it runs.
+func SweepCreates(l layout.Layout, name, program string) ([]string, error) {
+	entries, err := os.ReadDir(l.Projects())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, homeOr(l, err)
+	}
+	var removed []string
+	for _, e := range entries {
+		owner, ok := createOwner(e.Name())
+		if !ok {
+			continue
+		}
+		path := filepath.Join(l.Projects(), e.Name())
+		swept, err := sweep(l, path, owner, owner != name, program)
+		if err != nil {
+			return removed, err
+		}
+		if swept {
+			removed = append(removed, path)
+		}
+	}
+	return removed, nil
+}
+
+// sweep removes one create's scratch directory, if its project's lock is
+// free when lockIt says the caller does not hold it already.
+func sweep(l layout.Layout, path, owner string, lockIt bool, program string) (bool, error) {
+	if lockIt {
+		held, err := lock.Project(l, owner, program)
+		if err != nil {
+			return false, nil // being created right now, or not ours to judge
+		}
+		defer held.Release()
+	}
+	if err := os.RemoveAll(path); err != nil {
+		return false, fmt.Errorf("cannot remove %s, left by an interrupted virtdev-create: %w", path, err)
+	}
+	return true, nil
+}
+
+// createOwner is the project whose scratch directory a name is.
+func createOwner(entry string) (string, bool) {
+	rest, ok := strings.CutPrefix(entry, createPrefix)
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 || !validate.IsProjectName(rest[:i]) {
+		return "", false
+	}
+	return rest[:i], true
 }

@@ -3,9 +3,11 @@ package base
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"virtdev/lib/layout"
@@ -36,7 +38,7 @@ func sealedBase(t *testing.T) layout.Layout {
 
 func derive(t *testing.T, l layout.Layout, name string) layout.Machine {
 	t.Helper()
-	if err := Derive(context.Background(), l, name, project.Generation{Number: 1}); err != nil {
+	if err := Derive(context.Background(), l, name, project.Generation{Number: 1}, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 	return l.Project(name)
@@ -109,5 +111,67 @@ func TestDeriveWithoutWritableCache(t *testing.T) {
 	m := derive(t, l, "p")
 	if _, err := os.Stat(m.SystemImage); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A cached template holding junk is never copied into a project: the copy
+// is checked against the checksum recorded with the entry, and on a
+// mismatch the deltas are made by qemu-img and the entry made again.
+func TestDeriveRebuildsDamagedTemplate(t *testing.T) {
+	l := sealedBase(t)
+	derive(t, l, "first")
+	entries, err := os.ReadDir(l.DeltaTemplates())
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cache: %v, %v", entries, err)
+	}
+	template := filepath.Join(l.DeltaTemplates(), entries[0].Name(), homeTemplate)
+	good := read(t, template)
+	if err := os.WriteFile(template, []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	warn := func(format string, args ...any) { warned = append(warned, fmt.Sprintf(format, args...)) }
+	if err := Derive(context.Background(), l, "second", project.Generation{Number: 1}, warn); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(read(t, l.Project("second").HomeImage), good) {
+		t.Error("the project got the damaged template, not a fresh delta")
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], template) {
+		t.Errorf("warnings %q, want one naming %s", warned, template)
+	}
+	if !bytes.Equal(read(t, template), good) {
+		t.Error("the cache entry was not made again")
+	}
+	check := exec.Command("sha256sum", "-c", "--quiet", sumsFile)
+	check.Dir = filepath.Dir(template)
+	if data, err := check.CombinedOutput(); err != nil {
+		t.Errorf("sha256sum -c of the entry: %v: %s", err, data)
+	}
+}
+
+// The deltas a seal prepares are made in the cache itself, not in /tmp,
+// and what a killed seal left there is removed by the next.
+func TestWarmDeltas(t *testing.T) {
+	l := sealedBase(t)
+	leftover := filepath.Join(l.DeltaTemplates(), newPrefix+"123")
+	if err := os.MkdirAll(leftover, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := WarmDeltas(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != leftover {
+		t.Errorf("removed %v, want %s", removed, leftover)
+	}
+	entries, _ := os.ReadDir(l.DeltaTemplates())
+	if len(entries) != 1 || !entries[0].IsDir() || strings.HasPrefix(entries[0].Name(), ".") {
+		t.Fatalf("cache holds %v, want one entry", entries)
+	}
+	warned := false
+	err = Derive(context.Background(), l, "p", project.Generation{Number: 1}, func(string, ...any) { warned = true })
+	if err != nil || warned {
+		t.Errorf("Derive from the warmed cache: %v (warned %v)", err, warned)
 	}
 }

@@ -3,10 +3,13 @@ package guest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +63,8 @@ type Build struct {
 
 // Names inside the build's directories; only the build itself reads them.
 const (
+	buildPrefix     = "virtdev-bootstrap-"
+	buildRecord     = "build-dir"
 	tmpRootfs       = "rootfs"
 	disksSuffix     = "-disks"
 	diskSystem      = "system.raw"
@@ -106,7 +111,7 @@ func (b Build) Run(ctx context.Context) (err error) {
 			return &StepError{StepScratch, err}
 		}
 	}
-	tmp, err := os.MkdirTemp("", "virtdev-bootstrap-")
+	tmp, err := buildDir(scratch)
 	if err != nil {
 		return fail(StepScratch, err, "cannot create a build directory in %s", os.TempDir())
 	}
@@ -157,6 +162,78 @@ func (b Build) Run(ctx context.Context) (err error) {
 		return fail(StepInstall, err, "cannot move the new base into place")
 	}
 	return nil
+}
+
+// buildDir makes the directory under $TMPDIR the guest is installed in,
+// after writing its path into the scratch directory beside Dest: a build
+// killed on the way leaves both, and the next one finds the first through
+// the second. ($TMPDIR, not beside Dest: a rootless build's namespace must
+// reach it, and a home directory is often closed to others.)
+func buildDir(scratch string) (string, error) {
+	for {
+		var random [8]byte
+		if _, err := rand.Read(random[:]); err != nil {
+			return "", err
+		}
+		dir := filepath.Join(os.TempDir(), buildPrefix+hex.EncodeToString(random[:]))
+		if err := fsutil.WriteAtomic(filepath.Join(scratch, buildRecord), []byte(dir+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		if err := os.Mkdir(dir, 0o700); !errors.Is(err, fs.ErrExist) {
+			return dir, err
+		}
+	}
+}
+
+// Recover removes what builds killed on the way (SIGKILL, a crash) left:
+// their scratch directories beside Dest and, through the path each
+// recorded, their build directories under $TMPDIR. It returns what it
+// removed. Only a program that holds the base lock exclusively may call
+// it, and b needs only Dest, Rootless and Tools.
+func (b Build) Recover() ([]string, error) {
+	parent, prefix := filepath.Dir(b.Dest.Dir), "."+filepath.Base(b.Dest.Dir)+"-"
+	entries, err := os.ReadDir(parent)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		scratch := filepath.Join(parent, e.Name())
+		var paths []string
+		if dir, ok := recordedBuildDir(scratch); ok {
+			for _, p := range []string{dir, dir + disksSuffix} {
+				if _, err := os.Lstat(p); err == nil {
+					paths = append(paths, p)
+				}
+			}
+		}
+		paths = append(paths, scratch)
+		if err := b.remove(paths...); err != nil {
+			return removed, err
+		}
+		removed = append(removed, paths...)
+	}
+	return removed, nil
+}
+
+// recordedBuildDir reads the build directory a scratch directory names,
+// if it names one this program could have made.
+func recordedBuildDir(scratch string) (string, bool) {
+	data, _, err := fsutil.ReadPrefix(filepath.Join(scratch, buildRecord), 4096)
+	if err != nil {
+		return "", false
+	}
+	dir := strings.TrimSuffix(string(data), "\n")
+	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || !strings.HasPrefix(filepath.Base(dir), buildPrefix) {
+		return "", false
+	}
+	return dir, true
 }
 
 // reachable makes sure the namespace's root, which is a subordinate id and

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"virtdev/lib/base"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
@@ -32,7 +33,8 @@ func Areas(l layout.Layout, iso string) []Area {
 		l.Installation().Dir, l.Staging().Dir, l.Projects(), l.BackupRoot(), filepath.Dir(l.SSHKey), l.Cache}
 	cache := []string{l.DeltaTemplates(), l.ISOWork(), l.ISOProfile(), iso, l.Home}
 	return []Area{
-		{Variable: "VIRTDEV_HOME", Dir: l.Home, Known: childNames(l.Home, home)},
+		// A seal's scratch directory stands in for the base it becomes.
+		{Variable: "VIRTDEV_HOME", Dir: l.Home, Known: append(childNames(l.Home, home), scratchOf(base.SealingPrefix))},
 		{Variable: "VIRTDEV_CACHE", Dir: l.Cache, Known: childNames(l.Cache, cache)},
 	}
 }
@@ -129,13 +131,13 @@ type NukeUnits interface {
 // or any virtdev unit whose command names a file in VIRTDEV_HOME (a
 // machine whose directory was removed by hand).
 func CheckNoneRunning(ctx context.Context, l layout.Layout, units NukeUnits) error {
-	names, err := project.List(l)
+	projects, err := project.List(l)
 	if err != nil {
 		return err
 	}
-	machines := make([]layout.Machine, 0, len(names)+1)
-	for _, n := range names {
-		machines = append(machines, l.Project(n))
+	machines := make([]layout.Machine, 0, len(projects)+1)
+	for _, p := range projects {
+		machines = append(machines, l.Project(p.Name))
 	}
 	if isDir(l.Staging().Dir) {
 		machines = append(machines, l.Machine(layout.Maintenance))
@@ -221,6 +223,16 @@ func Size(dir string) int64 {
 		return nil
 	})
 	return total
+}
+
+// ProjectNames are the names of every project, usable or not.
+func ProjectNames(l layout.Layout) ([]string, error) {
+	projects, err := project.List(l)
+	names := make([]string, len(projects))
+	for i, p := range projects {
+		names[i] = p.Name
+	}
+	return names, err
 }
 
 // BackupCounts are the projects with backups under VIRTDEV_HOME and how

@@ -22,6 +22,7 @@ func home(t *testing.T) (layout.Layout, []lifecycle.Area) {
 	write(t, l.SSHKey, "key")
 	write(t, l.System().Generation, "1\n")
 	write(t, filepath.Join(l.Home, ".installation-123", "x"), "") // a build's scratch
+	write(t, filepath.Join(l.Home, ".sealing-456", "x"), "")      // a seal's
 	write(t, filepath.Join(l.DeltaTemplates(), "k", "system.qcow2"), "")
 	return l, lifecycle.Areas(l, filepath.Join(l.Cache, "virtdev.iso"))
 }

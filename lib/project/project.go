@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -18,26 +19,41 @@ import (
 	"virtdev/lib/validate"
 )
 
-// List returns the projects' names, sorted. Directories whose names no
-// program could have created (or the reserved maintenance) are skipped.
-func List(l layout.Layout) ([]string, error) {
+// Entry is one project among the projects: Err says why it cannot be used
+// (a symbolic link, not a directory, not readable), as Find would.
+type Entry struct {
+	Name string
+	Err  error
+}
+
+// List returns every project, sorted by name, the unusable ones included:
+// a project that is a symbolic link is refused by every program, and is
+// still a project that stale must report and that seal's numbering must
+// count. Entries whose names no program could have created (hidden scratch
+// directories, the reserved maintenance) are no projects.
+func List(l layout.Layout) ([]Entry, error) {
 	entries, err := os.ReadDir(l.Projects())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		if herr := CheckProjects(l); herr != nil {
+			return nil, herr
+		}
 		return nil, err
 	}
-	var names []string
+	var found []Entry
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || name == layout.Maintenance || !validate.IsProjectName(name) {
+		if name == layout.Maintenance || !validate.IsProjectName(name) {
 			continue
 		}
-		names = append(names, name)
+		// The listing's types spare a stat per project (query programs
+		// read every project).
+		found = append(found, Entry{Name: name, Err: usable(l.Project(name), e.Type())})
 	}
-	slices.Sort(names)
-	return names, nil
+	slices.SortFunc(found, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return found, nil
 }
 
 // Find checks that name is a valid project name and that its directory is
@@ -54,20 +70,34 @@ func Find(l layout.Layout, name string) (layout.Machine, error) {
 	}
 	m := l.Project(name)
 	info, err := os.Lstat(m.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Not this project's fault when VIRTDEV_HOME itself is unusable.
+		if herr := CheckProjects(l); herr != nil {
+			return m, herr
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return m, exitcode.New(exitcode.NotFound, "project %q not found (no directory %s)\nList the projects with: virtdev-list; create this one with: virtdev-create %s", name, m.Dir, name)
 	case err != nil:
 		return m, exitcode.Wrap(exitcode.Unusable, err, "project %q cannot be used", name)
-	case info.Mode()&fs.ModeSymlink != 0:
-		return m, exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", name, m.Dir)
-	case !info.IsDir():
-		return m, exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", name, m.Dir, name)
+	}
+	return m, usable(m, info.Mode().Type())
+}
+
+// usable applies Find's rule to a project directory of the given type (the
+// type bits of its mode, as lstat or a directory listing reports them).
+func usable(m layout.Machine, typ fs.FileMode) error {
+	switch {
+	case typ&fs.ModeSymlink != 0:
+		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", m.Name, m.Dir)
+	case !typ.IsDir():
+		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", m.Name, m.Dir, m.Name)
 	}
 	if err := syscall.Access(m.Dir, 0o7); err != nil {
-		return m, exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: m.Dir, Err: err}, "project %q cannot be used", name)
+		return exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: m.Dir, Err: err}, "project %q cannot be used", m.Name)
 	}
-	return m, nil
+	return nil
 }
 
 // Detached is the generation a project records once its disks no longer
@@ -88,6 +118,12 @@ func (g Generation) String() string {
 	return strconv.Itoa(g.Number)
 }
 
+// MaxGeneration bounds generations far beyond any number of reseals, so
+// that the next one, and every sum or comparison of them, stays a valid
+// number in every program: a larger number is a damaged file, not a
+// generation.
+const MaxGeneration = math.MaxInt32
+
 // ErrNoGeneration is returned when a generation file does not exist.
 var ErrNoGeneration = errors.New("generation file not found")
 
@@ -99,7 +135,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("generation file %s holds %s, not a positive whole number", e.Path, fsutil.Excerpt([]byte(e.Content), e.Truncated))
+	return fmt.Sprintf("generation file %s holds %s, not a positive whole number up to %d", e.Path, fsutil.Excerpt([]byte(e.Content), e.Truncated), MaxGeneration)
 }
 
 // ReadGeneration parses a generation file. A base never holds "detached";
@@ -117,7 +153,7 @@ func ReadGeneration(path string, allowDetached bool) (Generation, error) {
 		return Generation{Detached: true}, nil
 	}
 	n, err := strconv.Atoi(text)
-	if err != nil || n < 1 || text != strconv.Itoa(n) {
+	if err != nil || n < 1 || n > MaxGeneration || text != strconv.Itoa(n) {
 		return Generation{}, &CorruptError{Path: path, Content: text, Truncated: truncated}
 	}
 	return Generation{Number: n}, nil

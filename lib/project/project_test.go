@@ -43,20 +43,29 @@ func TestList(t *testing.T) {
 	l := newLayout(t)
 	long := strings.Repeat("a", 100)
 	for _, name := range []string{"zeta", "Alpha", "beta-2", "_under", long, "maintenance",
-		strings.Repeat("b", 101), "has.dot", "has space", ".hidden"} {
+		strings.Repeat("b", 101), "has.dot", "has space", ".hidden", ".create-p-123"} {
 		mkdir(t, filepath.Join(l.Projects(), name))
 	}
 	write(t, filepath.Join(l.Projects(), "file"), "not a project")
 	if err := os.Symlink(l.Project("zeta").Dir, filepath.Join(l.Projects(), "link")); err != nil {
 		t.Fatal(err)
 	}
-	names, err := project.List(l)
+	entries, err := project.List(l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Alpha", "_under", long, "beta-2", "zeta"}
-	if !slices.Equal(names, want) {
-		t.Errorf("List = %q, want %q", names, want)
+	// A symbolic link or a file with a project's name is a project that
+	// cannot be used, listed with Find's error, not skipped.
+	want := map[string]int{"Alpha": 0, "_under": 0, long: 0, "beta-2": 0, "file": exitcode.Unusable.N, "link": exitcode.Unusable.N, "zeta": 0}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name)
+		if code, ok := want[e.Name]; !ok || exitcode.For(e.Err) != code {
+			t.Errorf("List: %s with %v (code %d), want code %d", e.Name, e.Err, exitcode.For(e.Err), code)
+		}
+	}
+	if wantNames := []string{"Alpha", "_under", long, "beta-2", "file", "link", "zeta"}; !slices.Equal(names, wantNames) {
+		t.Errorf("List = %q, want %q", names, wantNames)
 	}
 }
 
@@ -84,11 +93,56 @@ func TestFind(t *testing.T) {
 	}
 }
 
-func TestListUnreadable(t *testing.T) {
-	l := newLayout(t)
-	write(t, l.Projects(), "a file where the directory should be")
-	if _, err := project.List(l); err == nil {
-		t.Error("List over a file = nil error")
+// A VIRTDEV_HOME or projects directory that cannot be used is said to be
+// so (86), by List and by Find alike, not reported as a project that is
+// missing or unusable.
+func TestUnusableHome(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every directory")
+	}
+	for name, spoil := range map[string]func(t *testing.T, l layout.Layout){
+		"home is a file":     func(t *testing.T, l layout.Layout) { write(t, l.Home, "x") },
+		"projects is a file": func(t *testing.T, l layout.Layout) { write(t, l.Projects(), "x") },
+		"home unreadable": func(t *testing.T, l layout.Layout) {
+			mkdir(t, l.Projects())
+			os.Chmod(l.Home, 0o200)
+			t.Cleanup(func() { os.Chmod(l.Home, 0o700) })
+		},
+		"projects unreadable": func(t *testing.T, l layout.Layout) {
+			mkdir(t, l.Projects())
+			os.Chmod(l.Projects(), 0o300)
+			t.Cleanup(func() { os.Chmod(l.Projects(), 0o700) })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := layout.Layout{Home: filepath.Join(t.TempDir(), "virtdev")}
+			spoil(t, l)
+			if _, err := project.List(l); exitcode.For(err) != exitcode.HomeUnusable.N {
+				t.Errorf("List = %v, want code %d", err, exitcode.HomeUnusable.N)
+			}
+			if name == "projects unreadable" {
+				return // a project in it can still be reached by its name
+			}
+			if _, err := project.Find(l, "p"); exitcode.For(err) != exitcode.HomeUnusable.N {
+				t.Errorf("Find = %v, want code %d", err, exitcode.HomeUnusable.N)
+			}
+			if err := project.CheckHome(l); name == "home is a file" || name == "home unreadable" {
+				if exitcode.For(err) != exitcode.HomeUnusable.N || !strings.Contains(err.Error(), l.Home) {
+					t.Errorf("CheckHome = %v, want code %d naming %s", err, exitcode.HomeUnusable.N, l.Home)
+				}
+			}
+		})
+	}
+	// A VIRTDEV_HOME that does not exist yet holds nothing, and is fine.
+	l := layout.Layout{Home: filepath.Join(t.TempDir(), "none")}
+	if entries, err := project.List(l); err != nil || len(entries) != 0 {
+		t.Errorf("List without VIRTDEV_HOME = %v, %v", entries, err)
+	}
+	if _, err := project.Find(l, "p"); exitcode.For(err) != exitcode.NotFound.N {
+		t.Errorf("Find without VIRTDEV_HOME = %v, want not found", err)
+	}
+	if err := project.CheckHome(l); err != nil {
+		t.Errorf("CheckHome without VIRTDEV_HOME = %v", err)
 	}
 }
 
@@ -104,6 +158,7 @@ func TestReadGeneration(t *testing.T) {
 		{"7\n", true, project.Generation{Number: 7}},
 		{"detached\n", true, project.Generation{Detached: true}},
 		{"detached", true, project.Generation{Detached: true}},
+		{"2147483647\n", false, project.Generation{Number: project.MaxGeneration}},
 	} {
 		path := filepath.Join(dir, "generation")
 		write(t, path, tc.content)
@@ -122,7 +177,8 @@ func TestReadGenerationCorrupt(t *testing.T) {
 	}{
 		{"", true}, {"\n", true}, {"abc", true}, {"0", true}, {"-1", true}, {"01", true}, {"+1", true},
 		{"1\n2", true}, {"1\n\n", true}, {" 1", true}, {"1 ", true}, {"1\r\n", true}, {"1.0", true},
-		{"99999999999999999999", true}, {"Detached", true}, {"detached\n\n", true},
+		{"99999999999999999999", true}, {"9223372036854775807", true}, {"2147483648", false},
+		{"Detached", true}, {"detached\n\n", true},
 		{"detached", false},
 	} {
 		path := filepath.Join(dir, "generation")
@@ -151,7 +207,7 @@ func TestReadGenerationLongContentIsAbbreviated(t *testing.T) {
 		t.Errorf("ReadGeneration of a huge file = %v", err)
 	}
 	// A message quotes a short prefix, never the whole file.
-	if msg := err.Error(); len(msg) > len(path)+100 || !strings.Contains(msg, `xxx"…`) {
+	if msg := err.Error(); len(msg) > len(path)+130 || !strings.Contains(msg, `xxx"…`) {
 		t.Errorf("message %q", msg)
 	}
 }

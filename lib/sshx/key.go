@@ -5,6 +5,7 @@
 package sshx
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -13,10 +14,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 )
 
 // ErrKeyExists is returned by GenerateKey when either file of the pair is
@@ -37,9 +40,10 @@ func (e *KeyExistsError) Unwrap() error { return ErrKeyExists }
 //
 // It never replaces a file: both are first written in full to temporary
 // files beside their targets, then hard-linked into place, which fails if
-// the target appeared meanwhile. An interrupt therefore leaves either no
-// key or a complete one; only a crash between the two links can leave a
-// private key without its public half, which ssh-keygen -y recovers.
+// the target appeared meanwhile; the public key first, so that no program
+// ever finds a private key whose public half is missing. A kill between
+// the two links leaves the public key and the private key's temporary
+// file, from which RecoverKey completes the pair.
 func GenerateKey(private, public, comment string) error {
 	for _, p := range []string{private, public} {
 		if _, err := os.Lstat(p); err == nil {
@@ -81,19 +85,73 @@ func GenerateKey(private, public, comment string) error {
 	}
 	defer os.Remove(pubTemp)
 
-	if err := publish(privTemp, private); err != nil {
+	if err := publish(pubTemp, public); err != nil {
 		return err
 	}
-	if err := publish(pubTemp, public); err != nil {
-		os.Remove(private)
+	if err := publish(privTemp, private); err != nil {
+		os.Remove(public)
 		return err
 	}
 	return nil
 }
 
+// RecoverKey puts right what a key generation killed on the way left
+// beside the key: when one half of the pair is in place and a temporary
+// file there holds the other half, matching it, the pair is completed;
+// every other temporary file of the pair is removed. It returns what it
+// did, for people, and whether it completed the pair. No other key
+// generation may run meanwhile.
+func RecoverKey(private, public string) (done []string, completed bool, err error) {
+	dir := filepath.Dir(private)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	for _, e := range entries {
+		temp := filepath.Join(dir, e.Name())
+		for _, half := range []struct{ target, private, public string }{
+			{private, temp, public}, {public, private, temp},
+		} {
+			if !strings.HasPrefix(e.Name(), "."+filepath.Base(half.target)+fsutil.TempMarker) {
+				continue
+			}
+			if _, err := os.Lstat(half.target); errors.Is(err, fs.ErrNotExist) && pair(half.private, half.public) {
+				if err := publish(temp, half.target); err != nil {
+					return done, completed, err
+				}
+				completed = true
+				done = append(done, fmt.Sprintf("completed the key pair an interrupted virtdev-key left: %s and %s", private, public))
+			}
+			if err := os.Remove(temp); err != nil {
+				return done, completed, err
+			}
+			done = append(done, fmt.Sprintf("removed %s, a temporary file of an interrupted virtdev-key", temp))
+		}
+	}
+	return done, completed, nil
+}
+
+// pair reports whether the files private and public hold the two halves of
+// one key.
+func pair(private, public string) bool {
+	line, err := os.ReadFile(public)
+	if err != nil {
+		return false
+	}
+	want, _, _, _, err := ssh.ParseAuthorizedKey(line)
+	if err != nil {
+		return false
+	}
+	signer, err := LoadSigner(private)
+	return err == nil && bytes.Equal(signer.PublicKey().Marshal(), want.Marshal())
+}
+
 // writeTemp writes data, synced, to a new file in the directory of target.
 func writeTemp(target string, data []byte, mode fs.FileMode) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+fsutil.TempMarker+"*")
 	if err != nil {
 		return "", err
 	}

@@ -80,7 +80,7 @@ func TestGenerateKeyRefusesToOverwrite(t *testing.T) {
 }
 
 // A file that appears between the check and the link is not replaced, and
-// the private half already linked is taken back.
+// the half already linked is taken back.
 func TestPublishRefusesARacingFile(t *testing.T) {
 	dir := t.TempDir()
 	temp := filepath.Join(dir, "tmp")
@@ -132,5 +132,75 @@ func TestLoadSignerRefusesPassphrase(t *testing.T) {
 	os.WriteFile(path, pem.EncodeToMemory(block), 0o600)
 	if _, err := LoadSigner(path); err == nil || !strings.Contains(err.Error(), "passphrase") {
 		t.Errorf("got %v, want a passphrase error", err)
+	}
+}
+
+// The states a key generation killed between its steps leaves: RecoverKey
+// completes a pair whose missing half is in a temporary file, and removes
+// every other temporary file.
+func TestRecoverKey(t *testing.T) {
+	// halves writes a pair as GenerateKey would, then puts the halves
+	// named in temps back into temporary files, as if not linked yet.
+	halves := func(t *testing.T, temps ...string) (dir, priv, pub string) {
+		dir = t.TempDir()
+		priv, pub = filepath.Join(dir, "id"), filepath.Join(dir, "id.pub")
+		if err := GenerateKey(priv, pub, "c"); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range temps {
+			if err := os.Rename(filepath.Join(dir, name), filepath.Join(dir, "."+name+".tmp-123")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir, priv, pub
+	}
+	for _, tc := range []struct {
+		name     string
+		temps    []string
+		complete bool
+	}{
+		{"killed between the links", []string{"id"}, true},
+		{"killed between the links, older order", []string{"id.pub"}, true},
+		{"killed before the links", []string{"id", "id.pub"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, priv, pub := halves(t, tc.temps...)
+			done, completed, err := RecoverKey(priv, pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if completed != tc.complete || len(done) == 0 {
+				t.Errorf("RecoverKey = %q, completed %v, want completed %v", done, completed, tc.complete)
+			}
+			entries, _ := os.ReadDir(dir)
+			want := 0
+			if tc.complete {
+				want = 2
+				if !pair(priv, pub) {
+					t.Error("the completed files are not one key pair")
+				}
+			}
+			if len(entries) != want {
+				t.Errorf("left %v, want %d files", entries, want)
+			}
+		})
+	}
+	// A temporary file that is not the other half of the pair in place is
+	// removed, never linked.
+	dir, priv, pub := halves(t, "id")
+	other := filepath.Join(t.TempDir(), "other")
+	if err := GenerateKey(other, other+".pub", "c"); err != nil {
+		t.Fatal(err)
+	}
+	temp := filepath.Join(dir, ".id.tmp-123")
+	os.Remove(temp)
+	if err := os.Rename(other, temp); err != nil {
+		t.Fatal(err)
+	}
+	if _, completed, err := RecoverKey(priv, pub); err != nil || completed {
+		t.Errorf("RecoverKey with a foreign private key: completed %v, %v", completed, err)
+	}
+	if _, err := os.Lstat(priv); err == nil {
+		t.Error("a foreign private key was linked")
 	}
 }

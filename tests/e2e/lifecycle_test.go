@@ -13,14 +13,14 @@ import (
 
 // Exit codes the suite pins; each program documents them in its --help.
 const (
-	createExists       = 6
+	createExists       = 10
 	startRunning       = 6
 	startBaseChanged   = 11
 	stopNotRunning     = 4
 	stopForced         = 6
 	sshNotRunning      = 4
-	sealAlreadySealed  = 4
-	bootstrapInstalled = 3
+	sealAlreadySealed  = 11
+	bootstrapInstalled = 10
 )
 
 // TestLifecycle takes a user from nothing to a shell in a VM and back, on a

@@ -16,17 +16,10 @@
 // directly. The guest is installed and laid out on raw disks under $TMPDIR,
 // the qcow2 images are written to a scratch directory beside installation/
 // and renamed into place at the end, so a failure or an interrupt leaves
-// nothing behind. On success stdout holds the installation directory, and
+// nothing behind; what a build killed on the way left (SIGKILL, a crash),
+// the next one finds and removes, under the base lock it holds
+// exclusively. On success stdout holds the installation directory, and
 // nothing else.
-//
-// Exit codes: 0 built; 3 installation/ already exists; 4 the public key is
-// malformed; 5 no subordinate ids for a rootless build; 6 a host program is
-// missing; 7 no UEFI firmware; 8 bad VIRTDEV_PACKAGES file; 9 bad
-// VIRTDEV_SCRIPT file; 10 mmdebstrap failed; 11 VIRTDEV_SCRIPT failed in the
-// guest; 12 the disks could not be assembled; 13 the scratch directory or
-// the result could not be written or removed; 64 usage; 75 another virtdev
-// program holds the lock; 77 the public key is missing; 81 a malformed
-// environment variable; 130 interrupted.
 package main
 
 import (
@@ -39,8 +32,10 @@ import (
 	"strconv"
 	"strings"
 
+	"virtdev/lib/base"
 	"virtdev/lib/cli"
 	"virtdev/lib/config"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/firmware"
 	"virtdev/lib/guest"
 	"virtdev/lib/layout"
@@ -48,17 +43,17 @@ import (
 )
 
 const (
-	exitExists       = 3
-	exitBadKey       = 4
-	exitNoSubIDs     = 5
-	exitMissingTool  = 6
-	exitNoFirmware   = 7
-	exitBadPackages  = 8
-	exitBadScript    = 9
-	exitBootstrap    = 10
-	exitScriptFailed = 11
-	exitAssemble     = 12
-	exitScratch      = 13
+	exitExists       = 10
+	exitBadKey       = 11
+	exitNoSubIDs     = 12
+	exitMissingTool  = 13
+	exitNoFirmware   = 14
+	exitBadPackages  = 15
+	exitBadScript    = 16
+	exitBootstrap    = 17
+	exitScriptFailed = 18
+	exitAssemble     = 19
+	exitScratch      = 20
 	programName      = "virtdev-bootstrap"
 	subuidFile       = "/etc/subuid"
 	subgidFile       = "/etc/subgid"
@@ -73,6 +68,7 @@ var opts options
 
 var command = cli.Command{
 	Name:    programName,
+	Group:   cli.Setup,
 	Summary: "Build a Debian base (installation/) from packages with mmdebstrap.",
 	Description: `Writes $VIRTDEV_HOME/installation/{system.qcow2,home.qcow2,nvram}: a Debian
 system installed straight from packages with mmdebstrap, no ISO and no
@@ -94,8 +90,9 @@ Run it as an unprivileged user (the build maps the guest's users through your
 subordinate ids in /etc/subuid and /etc/subgid) or as root. The guest is
 installed under $TMPDIR (about 2 GB); the images are finished in a scratch
 directory beside installation/ and moved into place at the end: a failure or
-an interrupt leaves nothing behind. Progress goes to stderr; on success
-stdout holds the installation directory and nothing else.
+an interrupt leaves nothing behind, and what a build killed on the way left
+is removed by the next one. Progress goes to stderr; on success stdout holds
+the installation directory and nothing else.
 
 --mirror takes what mmdebstrap takes: a URL such as http://localhost:3142/debian
 or a whole sources.list line. The guest's apt sources then name that mirror
@@ -114,37 +111,29 @@ Environment:
                             the packages are installed
   VIRTDEV_SYSTEM_DISK_SIZE  system disk size (default: 24G)
   VIRTDEV_HOME_DISK_SIZE    home disk size (default: 48G)
-  OVMF_CODE, OVMF_VARS      firmware pair (default: discovered)
-
-Exit codes:
-  0   built
-  3   installation/ already exists
-  4   the public key is malformed
-  5   no subordinate ids for a rootless build
-  6   a host program is missing
-  7   no UEFI firmware found
-  8   the VIRTDEV_PACKAGES file is unreadable or names something that is not
-      a package
-  9   the VIRTDEV_SCRIPT file is missing, not a regular file, or too large
-  10  mmdebstrap failed (downloading, installing or setting up the guest)
-  11  VIRTDEV_SCRIPT failed inside the new system
-  12  the disks could not be partitioned, formatted or converted
-  13  the scratch directory or the result could not be written or removed
-  64  usage error
-  75  another virtdev program holds the lock
-  77  the public key is missing
-  81  a malformed environment variable
-  130 interrupted`,
+  OVMF_CODE, OVMF_VARS      firmware pair (default: discovered)`,
 	Options: &opts,
-	Run:     run,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "built"},
+		{N: exitExists, Meaning: "installation/ already exists"},
+		{N: exitBadKey, Meaning: "the public key is malformed"},
+		{N: exitNoSubIDs, Meaning: "no subordinate ids for a rootless build"},
+		{N: exitMissingTool, Meaning: "a host program is missing"},
+		{N: exitNoFirmware, Meaning: "no UEFI firmware found"},
+		{N: exitBadPackages, Meaning: "the VIRTDEV_PACKAGES file is unreadable or names something that is not a package"},
+		{N: exitBadScript, Meaning: "the VIRTDEV_SCRIPT file is missing, not a regular file, or too large"},
+		{N: exitBootstrap, Meaning: "mmdebstrap failed (downloading, installing or setting up the guest)"},
+		{N: exitScriptFailed, Meaning: "VIRTDEV_SCRIPT failed inside the new system"},
+		{N: exitAssemble, Meaning: "the disks could not be partitioned, formatted or converted"},
+		{N: exitScratch, Meaning: "a scratch directory, the result, or what an interrupted build or seal left could not be written, removed or put back"},
+		exitcode.Output, exitcode.Locked, exitcode.KeyMissing, exitcode.Config, exitcode.HomeUnusable,
+	},
+	Run: run,
 }
 
 func main() { cli.Main(command) }
 
-func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 0, 0); err != nil {
-		return err
-	}
+func run(env *cli.Env, _ []string) error {
 	c, err := env.Config()
 	if err != nil {
 		return err
@@ -159,23 +148,25 @@ func run(env *cli.Env, args []string) error {
 		return err
 	}
 
-	held, err := lock.Acquire(l, programName)
+	held, err := lock.Base(l, programName, lock.Exclusive)
 	if err != nil {
 		return err
 	}
 	defer held.Release()
 	dest := l.Installation()
+	tools, toolsErr := guest.FindTools()
+	build := guest.Build{Dest: dest, Rootless: os.Geteuid() != 0, Tools: tools}
+	if err := recoverLeftovers(env, l, build); err != nil {
+		return err
+	}
 	if _, err := os.Lstat(dest.Dir); err == nil {
 		return cli.Errorf(exitExists, "an installation already exists: %s\nSeal it (virtdev-seal) or remove it (rm -r %s) before building another.",
 			dest.Dir, guest.Quote(dest.Dir))
 	}
-
-	tools, err := guest.FindTools()
-	if err != nil {
-		return cli.Wrap(exitMissingTool, err, "cannot build a base")
+	if toolsErr != nil {
+		return cli.Wrap(exitMissingTool, toolsErr, "cannot build a base")
 	}
-	rootless := os.Geteuid() != 0
-	if rootless {
+	if build.Rootless {
 		if err := checkSubordinateIDs(); err != nil {
 			return err
 		}
@@ -185,22 +176,36 @@ func run(env *cli.Env, args []string) error {
 		return cli.Wrap(exitNoFirmware, err, "cannot build a base")
 	}
 
-	build := guest.Build{
-		Settings:   settings,
-		Dest:       dest,
-		NVRAM:      fw.Vars,
-		SystemSize: systemSize,
-		HomeSize:   homeSize,
-		Rootless:   rootless,
-		Tools:      tools,
-		Stage:      env.Stagef,
-		Log:        env.Stderr,
-	}
+	build.Settings = settings
+	build.NVRAM = fw.Vars
+	build.SystemSize, build.HomeSize = systemSize, homeSize
+	build.Stage, build.Log = env.Stagef, env.Stderr
 	if err := build.Run(env.Ctx); err != nil {
 		return buildError(env.Ctx, err)
 	}
 	env.Stagef("Built %s; seal it with: virtdev-seal", dest.Dir)
 	fmt.Fprintln(env.Stdout, dest.Dir)
+	return nil
+}
+
+// recoverLeftovers puts right what a build or a seal killed on the way
+// left, and says what it did: the seal's files go back into installation/
+// (or its base into system/), the build's scratch directories go.
+func recoverLeftovers(env *cli.Env, l layout.Layout, build guest.Build) error {
+	recovery, err := base.Recover(l)
+	for _, done := range recovery.Done {
+		env.Warnf("%s", done)
+	}
+	if err != nil {
+		return cli.Wrap(exitScratch, err, "cannot put right what an interrupted virtdev-seal left")
+	}
+	removed, err := build.Recover()
+	for _, path := range removed {
+		env.Warnf("removed %s, left by an interrupted %s", path, programName)
+	}
+	if err != nil {
+		return cli.Wrap(exitScratch, err, "cannot remove what an interrupted %s left", programName)
+	}
 	return nil
 }
 
@@ -221,11 +226,11 @@ func readSettings(c *config.Config, l layout.Layout) (guest.Settings, error) {
 		if errors.As(err, &serr) && strings.HasPrefix(serr.Variable, "--") {
 			return s, cli.Usage("%s", err)
 		}
-		return s, cli.Errorf(cli.ExitConfig, "%s\nFix the value or unset the variable to use the default.", err)
+		return s, cli.Errorf(exitcode.Config.N, "%s\nFix the value or unset the variable to use the default.", err)
 	}
 	data, err := os.ReadFile(l.SSHPublicKey())
 	if errors.Is(err, os.ErrNotExist) {
-		return s, cli.Errorf(cli.ExitKeyMissing, "no virtdev public key at %s\nCreate the key pair with: virtdev-key", l.SSHPublicKey())
+		return s, cli.Errorf(exitcode.KeyMissing.N, "no virtdev public key at %s\nCreate the key pair with: virtdev-key", l.SSHPublicKey())
 	}
 	if err != nil {
 		return s, cli.Wrap(exitBadKey, err, "cannot read the virtdev public key")
@@ -271,7 +276,7 @@ func diskSizes(c *config.Config) (system, home int64, err error) {
 			_, err = d.check(n)
 		}
 		if err != nil {
-			return 0, 0, cli.Errorf(cli.ExitConfig, "%s=%s: %s\nSet a larger size or unset it to use the default.", d.variable, d.value, err)
+			return 0, 0, cli.Errorf(exitcode.Config.N, "%s=%s: %s\nSet a larger size or unset it to use the default.", d.variable, d.value, err)
 		}
 		*d.size = n
 	}
@@ -297,7 +302,7 @@ func buildError(ctx context.Context, err error) error {
 		outcome = left.Error()
 	}
 	if ctx.Err() != nil {
-		return cli.Errorf(cli.ExitInterrupted, "interrupted\n%s.", outcome)
+		return cli.Errorf(exitcode.Interrupted.N, "interrupted\n%s.", outcome)
 	}
 	code := exitAssemble
 	var step *guest.StepError

@@ -6,19 +6,17 @@
 // private copy of the base's UEFI variables and the base generation it was
 // derived from. stdout: the project directory.
 //
-// Exit codes: 0 created; 2 invalid or reserved project name; 3 no sealed
-// base; 4 a base file is missing; 5 the base generation is corrupt; 6 the
-// project exists; 7 the disks could not be made (nothing is left behind);
-// 64 usage; 75 lock held; 81 bad configuration.
+// It holds the base lock shared, so that the base stays as it is while it
+// is copied from, and the new project's lock.
 package main
 
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/term"
@@ -26,34 +24,38 @@ import (
 )
 
 const (
-	exitNoBase        = 3
-	exitMissingFile   = 4
-	exitCorruptBase   = 5
-	exitProjectExists = 6
-	exitCreateFailed  = 7
+	exitProjectExists = 10
+	exitCreateFailed  = 11
 )
 
 var command = cli.Command{
-	Name:     "virtdev-create",
-	Synopsis: "<project>",
-	Summary:  "Derive a project's machine from the sealed base.",
+	Name:    "virtdev-create",
+	Group:   cli.Lifecycle,
+	Summary: "Derive a project's machine from the sealed base.",
+	Args:    []cli.Arg{{Name: "project", Kind: cli.ArgNewName}},
 	Description: `Creates $VIRTDEV_HOME/projects/<project>/ with thin deltas over the sealed
 base: only what the project changes takes disk space. Boot it with
 virtdev-start <project>.
 
-Exit codes: 0 created; 2 invalid or reserved project name; 3 no sealed base;
-4 a base file is missing; 5 the base generation is corrupt; 6 the project
-exists; 7 the disks could not be made (nothing is left behind); 64 usage;
-75 another virtdev program holds the lock; 81 malformed environment variable.`,
+The empty deltas are copied from a cache that virtdev-seal prepares, each
+copy checked against the checksum recorded with it; a damaged cache entry is
+made again with qemu-img. The project is assembled in a hidden directory and
+renamed into place: a failure or an interrupt leaves nothing behind, and
+what a create killed on the way left is removed by the next one.`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "created"},
+		exitcode.InvalidName, exitcode.Unusable,
+		{N: exitProjectExists, Meaning: "the project exists"},
+		{N: exitCreateFailed, Meaning: "the disks could not be made (nothing is left behind)"},
+		exitcode.Output, exitcode.Locked, exitcode.Config, exitcode.NoBase, exitcode.BaseDamaged,
+		exitcode.HomeUnusable,
+	},
 	Run: run,
 }
 
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 1, 1); err != nil {
-		return err
-	}
 	name := args[0]
 	if err := validate.NewProjectName(name); err != nil {
 		return err
@@ -62,32 +64,43 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	held, err := lock.Acquire(l, env.Name)
+	baseLock, err := lock.Base(l, env.Name, lock.Shared)
 	if err != nil {
 		return err
 	}
-	defer held.Release()
+	defer baseLock.Release()
+	projectLock, err := lock.Project(l, name, env.Name)
+	if err != nil {
+		return err
+	}
+	defer projectLock.Release()
 
-	sys, m := l.System(), l.Project(name)
-	if _, err := os.Stat(m.Dir); err == nil {
-		return cli.Errorf(exitProjectExists, "project %q already exists: %s\nUse it (virtdev-start %s), or rebuild it on the current base: virtdev-recreate %s", name, m.Dir, name, name)
+	swept, err := base.SweepCreates(l, name, env.Name)
+	for _, dir := range swept {
+		env.Warnf("removed %s, left by an interrupted virtdev-create", dir)
 	}
-	g, err := project.ReadGeneration(sys.Generation, false)
-	var corrupt *project.CorruptError
+	if err != nil {
+		return err
+	}
+	m, err := project.Find(l, name)
 	switch {
-	case errors.Is(err, project.ErrNoGeneration):
-		return cli.Errorf(exitNoBase, "no sealed base: %s does not exist\nBuild and seal one: virtdev-bootstrap && virtdev-seal", sys.Generation)
-	case errors.As(err, &corrupt):
-		return cli.Errorf(exitCorruptBase, "%s\nThe sealed base is damaged; restore the file, or rebuild the base.", corrupt)
-	case err != nil:
-		return cli.Wrap(exitCorruptBase, err, "cannot read the base generation")
+	case err == nil:
+		return cli.Errorf(exitProjectExists, "project %q already exists: %s\nUse it (virtdev-start %s), or rebuild it on the current base: virtdev-recreate %s", name, m.Dir, name, name)
+	case exitcode.For(err) != exitcode.NotFound.N:
+		return err
 	}
-	if missing, ok := base.MissingFile(sys); ok {
-		return cli.Errorf(exitMissingFile, "the sealed base is incomplete: %s is missing\nRestore it, or rebuild the base.", missing)
+	g, err := base.Sealed(l)
+	if err != nil {
+		return err
 	}
-	if err := base.Derive(env.Ctx, l, name, g); err != nil {
-		if errors.Is(err, base.ErrExists) {
+	if err := base.Derive(env.Ctx, l, name, g, env.Warnf); err != nil {
+		switch {
+		case env.Ctx.Err() != nil:
+			return cli.Errorf(exitcode.Interrupted.N, "interrupted while creating project %q; nothing was left behind", name)
+		case errors.Is(err, base.ErrExists):
 			return cli.Errorf(exitProjectExists, "project %q appeared while it was being created: %s", name, m.Dir)
+		case exitcode.For(err) != exitcode.Failure.N:
+			return err
 		}
 		return cli.Wrap(exitCreateFailed, err, "cannot create project %q (nothing was left behind)", name)
 	}

@@ -5,40 +5,39 @@
 //
 // stdout holds only the generation: a number, or "detached" for a project
 // whose disks no longer depend on the base.
-//
-// Exit codes: 0 printed; 2 invalid project name; 3 project not found;
-// 4 no sealed base; 5 the project has no generation file; 6 a generation
-// file is corrupt; 64 usage; 81 bad configuration.
 package main
 
 import (
 	"errors"
 	"fmt"
 
+	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/project"
-	"virtdev/lib/validate"
 )
 
 const (
-	exitNoProject           = 3
-	exitNoBase              = 4
-	exitNoProjectGeneration = 5
-	exitCorrupt             = 6
+	exitNoProjectGeneration = 10
+	exitCorrupt             = 11
 )
 
 var command = cli.Command{
-	Name:     "virtdev-generation",
-	Synopsis: "[project]",
-	Summary:  "Print the base generation, or a project's.",
+	Name:    "virtdev-generation",
+	Group:   cli.Inspection,
+	Summary: "Print the base generation, or a project's.",
+	Args:    []cli.Arg{{Name: "project", Kind: cli.ArgProject, Optional: true}},
 	Description: `Without a project, prints the generation of the sealed base: a number
 virtdev-seal gives it, above every generation a project records. With one,
 prints the generation the project was derived from, or "detached". A
-project boots only when the two match (or it is detached).
-
-Exit codes: 0 printed; 2 invalid project name; 3 project not found;
-4 no sealed base; 5 the project has no generation file; 6 a generation
-file is corrupt; 64 usage; 81 malformed environment variable.`,
+project boots only when the two match (or it is detached).`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "printed"},
+		exitcode.InvalidName, exitcode.NotFound, exitcode.Unusable,
+		{N: exitNoProjectGeneration, Meaning: "the project has no generation file"},
+		{N: exitCorrupt, Meaning: "the project's generation file is corrupt or unreadable"},
+		exitcode.Output, exitcode.Config, exitcode.NoBase, exitcode.BaseDamaged, exitcode.HomeUnusable,
+	},
 	Query: true,
 	Run:   run,
 }
@@ -46,46 +45,33 @@ file is corrupt; 64 usage; 81 malformed environment variable.`,
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 0, 1); err != nil {
-		return err
-	}
 	l, err := env.Layout()
 	if err != nil {
 		return err
 	}
 	if len(args) == 0 {
-		g, err := project.ReadGeneration(l.System().Generation, false)
-		if errors.Is(err, project.ErrNoGeneration) {
-			return cli.Errorf(exitNoBase, "no sealed base: %s does not exist\nBuild and seal one: virtdev-bootstrap && virtdev-seal", l.System().Generation)
-		}
+		g, err := base.Sealed(l)
 		if err != nil {
-			return corrupt(err)
+			return err
 		}
 		fmt.Fprintln(env.Stdout, g)
 		return nil
 	}
 	name := args[0]
-	if err := validate.ProjectName(name); err != nil {
+	m, err := project.Find(l, name)
+	if err != nil {
 		return err
 	}
-	if !project.Exists(l, name) {
-		return cli.Errorf(exitNoProject, "project %q not found (no directory %s)\nList projects with: virtdev-list", name, l.Project(name).Dir)
-	}
-	g, err := project.ReadGeneration(l.Project(name).Generation, true)
-	if errors.Is(err, project.ErrNoGeneration) {
-		return cli.Errorf(exitNoProjectGeneration, "project %q has no generation file %s\nRecreate it on the current base: virtdev-recreate %s", name, l.Project(name).Generation, name)
-	}
-	if err != nil {
-		return corrupt(err)
+	g, err := project.ReadGeneration(m.Generation, true)
+	var corrupt *project.CorruptError
+	switch {
+	case errors.Is(err, project.ErrNoGeneration):
+		return cli.Errorf(exitNoProjectGeneration, "project %q has no generation file %s\nRecreate it on the current base: virtdev-recreate %s", name, m.Generation, name)
+	case errors.As(err, &corrupt):
+		return cli.Errorf(exitCorrupt, "%s\nIt holds the generation the project was derived from, or \"detached\": restore it, or recreate the project on the current base: virtdev-recreate %s", corrupt, name)
+	case err != nil:
+		return cli.Wrap(exitCorrupt, err, "cannot read the generation of project %q", name)
 	}
 	fmt.Fprintln(env.Stdout, g)
 	return nil
-}
-
-func corrupt(err error) error {
-	var c *project.CorruptError
-	if errors.As(err, &c) {
-		return cli.Errorf(exitCorrupt, "%s\nA generation file holds one positive number (or \"detached\" for a project). Restore it, or recreate the project: virtdev-recreate <project>", c)
-	}
-	return cli.Wrap(cli.ExitFailure, err, "cannot read a generation")
 }

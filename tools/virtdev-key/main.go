@@ -7,8 +7,9 @@
 // $VIRTDEV_SSH_KEY.pub; an existing key is never replaced. stdout holds the
 // public key's path, which a base build takes in.
 //
-// Exit codes: 0 generated; 3 a key (either file) already exists; 4 the key
-// cannot be written; 64 usage; 81 bad configuration.
+// It holds the base lock exclusively: every base authorizes this key, and
+// while it holds the lock no other virtdev-key runs, so it may put right
+// what one killed on the way left (its temporary files).
 package main
 
 import (
@@ -17,16 +18,19 @@ import (
 	"os"
 
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
+	"virtdev/lib/lock"
 	"virtdev/lib/sshx"
 )
 
 const (
-	exitExists = 3
-	exitWrite  = 4
+	exitExists = 10
+	exitWrite  = 11
 )
 
 var command = cli.Command{
 	Name:    "virtdev-key",
+	Group:   cli.Setup,
 	Summary: "Generate the SSH key pair virtdev logs into machines with.",
 	Description: `Writes a new ed25519 key pair in OpenSSH format, without a passphrase:
 the private key at $VIRTDEV_SSH_KEY (default $VIRTDEV_HOME/ssh/id, mode 600)
@@ -36,23 +40,42 @@ with mode 700. Prints the public key's path on stdout.
 A base built afterwards (virtdev-bootstrap, virtdev-iso) authorizes the public
 key for the guest user dev; virtdev-ssh and virtdev-wait log in with the
 private one. An existing key is never replaced, and an interrupted run leaves
-no partial key behind.
-
-Exit codes: 0 generated; 3 a key already exists (either file); 4 the key
-cannot be written; 64 usage; 81 malformed environment variable.`,
+no partial key behind: one killed on the way is completed, or its temporary
+files removed, by the next virtdev-key.`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "generated"},
+		{N: exitExists, Meaning: "a key already exists (either file)"},
+		{N: exitWrite, Meaning: "the key cannot be written"},
+		exitcode.Output, exitcode.Locked, exitcode.Config, exitcode.HomeUnusable,
+	},
 	Run: run,
 }
 
 func main() { cli.Main(command) }
 
-func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 0, 0); err != nil {
-		return err
-	}
+func run(env *cli.Env, _ []string) error {
 	l, err := env.Layout()
 	if err != nil {
 		return err
 	}
+	held, err := lock.Base(l, env.Name, lock.Exclusive)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+
+	done, completed, err := sshx.RecoverKey(l.SSHKey, l.SSHPublicKey())
+	for _, d := range done {
+		env.Warnf("%s", d)
+	}
+	if err != nil {
+		return cli.Wrap(exitWrite, err, "cannot put right what an interrupted virtdev-key left beside %s", l.SSHKey)
+	}
+	if completed {
+		fmt.Fprintln(env.Stdout, l.SSHPublicKey())
+		return nil
+	}
+
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "localhost"

@@ -19,7 +19,6 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lifecycle"
 	"virtdev/lib/lock"
-	"virtdev/lib/project"
 	"virtdev/lib/prompt"
 	"virtdev/lib/sshx"
 	"virtdev/lib/term"
@@ -135,7 +134,7 @@ func stopEverything(env *cli.Env, l layout.Layout) (release func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	names, err := project.List(l)
+	names, err := lifecycle.ProjectNames(l)
 	if err != nil {
 		base.Release()
 		return nil, err
@@ -173,7 +172,7 @@ func describe(env *cli.Env, l layout.Layout, present []lifecycle.Area) {
 	for _, a := range present {
 		fmt.Fprintf(&b, "    %10s  %s (%s)\n", lifecycle.SizeText(lifecycle.Size(a.Dir)), a.Dir, a.Variable)
 	}
-	if names, _ := project.List(l); len(names) > 0 {
+	if names, _ := lifecycle.ProjectNames(l); len(names) > 0 {
 		fmt.Fprintf(&b, "Projects: %s\n", strings.Join(names, ", "))
 	}
 	counts := lifecycle.BackupCounts(l)

@@ -6,8 +6,6 @@ import (
 	"virtdev/tools/internal/clitest"
 )
 
-func TestMain(m *testing.M) {
-	clitest.Main(m, map[string]func(){"virtdev-seal": main})
-}
+func TestMain(m *testing.M) { clitest.Main(m, command) }
 
-func TestScripts(t *testing.T) { clitest.Run(t, "testdata") }
+func TestScripts(t *testing.T) { clitest.Run(t, "testdata", command) }

@@ -9,26 +9,24 @@
 //	virtdev-stale | xargs -n1 virtdev-recreate --yes
 //
 // Detached projects are never stale. Without a sealed base every project is.
-//
-// Exit codes: 0 listed; 3 the base's generation file is corrupt; 4 a
-// project's generation file is corrupt; 64 usage; 81 bad configuration.
+// Everything is checked before anything is printed: a project that cannot
+// be used or a generation file that is corrupt fails the whole listing.
 package main
 
 import (
-	"errors"
 	"fmt"
 
+	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
 	"virtdev/lib/project"
 )
 
-const (
-	exitCorruptBase    = 3
-	exitCorruptProject = 4
-)
+const exitCorruptProject = 10
 
 var command = cli.Command{
 	Name:    "virtdev-stale",
+	Group:   cli.Inspection,
 	Summary: "List projects derived from an older base generation.",
 	Description: `Prints one project name per line: those whose generation differs from the
 sealed base's, or that have no generation file. Detached projects are never
@@ -36,46 +34,50 @@ stale; without a sealed base, every attached project is.
 
     virtdev-stale | xargs -n1 virtdev-recreate --yes
 
-Exit codes: 0 listed (possibly nothing); 3 the base's generation file is
-corrupt; 4 a project's generation file is corrupt; 64 usage;
-81 malformed environment variable.`,
+A project that cannot be used (a symbolic link, not a directory, not
+readable) or whose generation file is corrupt fails the listing, and nothing
+is printed: a pipeline never acts on part of a list.`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "listed (possibly nothing)"},
+		exitcode.Unusable,
+		{N: exitCorruptProject, Meaning: "a project's generation file is corrupt or unreadable"},
+		exitcode.Output, exitcode.Config, exitcode.BaseDamaged, exitcode.HomeUnusable,
+	},
 	Query: true,
 	Run:   run,
 }
 
 func main() { cli.Main(command) }
 
-func run(env *cli.Env, args []string) error {
-	if err := cli.Positionals(args, 0, 0); err != nil {
-		return err
-	}
+func run(env *cli.Env, _ []string) error {
 	l, err := env.Layout()
 	if err != nil {
 		return err
 	}
-	var base *project.Generation
-	switch g, err := project.ReadGeneration(l.System().Generation, false); {
-	case errors.Is(err, project.ErrNoGeneration):
-		env.Warnf("no sealed base (%s is missing): every attached project is stale", l.System().Generation)
-	case err != nil:
-		return cli.Errorf(exitCorruptBase, "%s\nThe sealed base is damaged; restore the file or rebuild the base.", err)
+	var current *project.Generation
+	switch g, err := base.Sealed(l); exitcode.For(err) {
+	case 0:
+		current = &g
+	case exitcode.NoBase.N:
+		env.Warnf("no sealed base (%s is missing): every attached project is stale", l.System().Dir)
 	default:
-		base = &g
+		return err
 	}
-	names, err := project.List(l)
+	entries, err := project.List(l)
 	if err != nil {
-		return cli.Wrap(cli.ExitFailure, err, "cannot list projects in %s", l.Projects())
+		return err
 	}
-	// Everything is checked before anything is printed, so a pipeline never
-	// acts on part of a list that ends in an error.
 	var stale []string
-	for _, name := range names {
-		s, err := project.Stale(l, name, base)
+	for _, e := range entries {
+		if e.Err != nil {
+			return e.Err
+		}
+		s, err := project.Stale(l, e.Name, current)
 		if err != nil {
-			return cli.Errorf(exitCorruptProject, "%s\nFix the file, or recreate the project: virtdev-recreate %s", err, name)
+			return cli.Errorf(exitCorruptProject, "%v\nRestore the file (it holds the generation project %s was derived from, or \"detached\"), or recreate the project on the current base: virtdev-recreate %s", err, e.Name, e.Name)
 		}
 		if s != project.Current {
-			stale = append(stale, name)
+			stale = append(stale, e.Name)
 		}
 	}
 	for _, name := range stale {

@@ -6,6 +6,12 @@
 // Every exit status a script sees from a declared program must be in that
 // program's exit-code table (lib/cli Command.Codes): a code the program can
 // return without declaring it fails the test.
+//
+// Scripts that need a host tool guard on [tool:NAME] rather than
+// [exec:NAME]: when NAME is missing and the environment variable CI is set,
+// the condition fails the script instead of letting it skip, so that a
+// broken CI setup cannot pass with the tests it guards skipped. [root] says
+// the tests run as root, whom no file permission stops.
 package clitest
 
 import (
@@ -44,13 +50,13 @@ func Run(t *testing.T, dir string, commands ...cli.Command) {
 		declared[c.Name] = c
 	}
 	testscript.Run(t, testscript.Params{
-		Dir:   dir,
-		Setup: Setup,
+		Dir:       dir,
+		Setup:     Setup,
+		Condition: condition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits":   func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
 			"userbus": userbus,
 		},
-		Condition: condition,
 	})
 	// The man page and the completions follow the declaration.
 	t.Run("docs", func(t *testing.T) {
@@ -87,30 +93,34 @@ func exits(ts *testscript.TestScript, neg bool, args []string, declared map[stri
 	}
 }
 
-// condition answers the conditions clitest adds to testscript's:
-//
-//	[tool:NAME]  the program NAME is on PATH
-//	[userbus]    the calling user has a systemd user manager (see userbus)
-//
-// Where one is false in CI, which installs every tool and runs a user
-// manager (.ci/run), the script fails instead: a script that skips there
-// checks nothing.
+// condition is [tool:NAME]: NAME is on PATH, a missing tool being an error,
+// not false, when CI is set; [userbus]: the calling user has a systemd user
+// manager (see userbus), its absence an error in CI too, which runs one
+// (.ci/user-session); and [root].
 func condition(cond string) (bool, error) {
-	var ok bool
-	var what string
-	switch name, isTool := strings.CutPrefix(cond, "tool:"); {
-	case isTool:
-		_, err := exec.LookPath(name)
-		ok, what = err == nil, name+" is not installed"
-	case cond == "userbus":
-		ok, what = userBus() != "", "there is no systemd user manager on a user bus"
-	default:
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	case "userbus":
+		if userBus() != "" {
+			return true, nil
+		}
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("there is no systemd user manager on a user bus, and CI is set: CI runs one (.ci/user-session)")
+		}
+		return false, nil
+	}
+	name, ok := strings.CutPrefix(cond, "tool:")
+	if !ok {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}
-	if !ok && os.Getenv("CI") != "" {
-		return false, fmt.Errorf("%s, and CI must provide it", what)
+	if _, err := exec.LookPath(name); err == nil {
+		return true, nil
 	}
-	return ok, nil
+	if os.Getenv("CI") != "" {
+		return false, fmt.Errorf("%s is not installed, and CI is set: in CI a missing tool fails the tests instead of skipping them (.ci/packages lists what to install)", name)
+	}
+	return false, nil
 }
 
 // userBus is the address of the calling user's bus when a systemd user
