@@ -3,7 +3,8 @@
 #   make                 build every program into ./bin
 #   make test            fast tests: unit and CLI contract tests (seconds)
 #   make e2e             the real-guest suite (needs QEMU, a systemd user
-#                        manager and a user bus; see README.md)
+#                        manager and a user bus; see README.md); E2E_RUN=regexp
+#                        runs only the tests it matches
 #   make check           go vet, the man pages (scdoc) and the fast tests
 #   make test-all        the fast tests, then the real-guest suite
 #   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
@@ -46,7 +47,7 @@ test:
 # run as an unprivileged user who has no Go module cache of their own.
 e2e: build
 	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
-	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) -test.run '$(E2E_RUN)'
+	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) $(if $(E2E_RUN),-test.run '$(E2E_RUN)')
 
 # The man pages are built too: a page scdoc rejects fails the check.
 check:
@@ -111,6 +112,7 @@ demo:
 bench: build
 	./bench/cli.sh
 	./bench/create.sh
+	./bench/lifecycle.sh
 
 clean:
 	rm -rf bin $(MANPAGES)

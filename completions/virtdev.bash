@@ -289,6 +289,28 @@ _virtdev_spec_create() {
     passthrough=0
 }
 # <<< virtdev-create
+# >>> virtdev-destroy
+_virtdev_spec_destroy() {
+    options=(-y --yes --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(project)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-destroy
+# >>> virtdev-detach
+_virtdev_spec_detach() {
+    options=(--in-place -y --yes --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(project)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-detach
 # >>> virtdev-generation
 _virtdev_spec_generation() {
     options=(--color= -h --help)
@@ -311,6 +333,28 @@ _virtdev_spec_key() {
     passthrough=0
 }
 # <<< virtdev-key
+# >>> virtdev-move
+_virtdev_spec_move() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(project new-name)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-move
+# >>> virtdev-nuke
+_virtdev_spec_nuke() {
+    options=(-y --yes --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-nuke
 # >>> virtdev-path
 _virtdev_spec_path() {
     options=(--color= -h --help)

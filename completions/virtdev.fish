@@ -194,6 +194,25 @@ complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_opt
 complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-create
+# >>> virtdev-destroy
+set -g __virtdev_valued_destroy 
+set -g __virtdev_passthrough_destroy 0
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -f
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -s y -l yes -d 'destroy without asking (needed when standard input is not a terminal)'
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_arg 0' -a '(__virtdev_projects)'
+# <<< virtdev-destroy
+# >>> virtdev-detach
+set -g __virtdev_valued_detach 
+set -g __virtdev_passthrough_detach 0
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -f
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l in-place -d 'rebase the existing images instead of converting copies: less disk space, no rollback if interrupted'
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s y -l yes -d 'detach without asking (needed when standard input is not a terminal)'
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_arg 0' -a '(__virtdev_projects)'
+# <<< virtdev-detach
 # >>> virtdev-generation
 set -g __virtdev_valued_generation 
 set -g __virtdev_passthrough_generation 0
@@ -209,6 +228,22 @@ complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' 
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-key
+# >>> virtdev-move
+set -g __virtdev_valued_move 
+set -g __virtdev_passthrough_move 0
+complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -f
+complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_arg 0' -a '(__virtdev_projects)'
+# <<< virtdev-move
+# >>> virtdev-nuke
+set -g __virtdev_valued_nuke 
+set -g __virtdev_passthrough_nuke 0
+complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -f
+complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -s y -l yes -d 'delete without asking (needed when standard input is not a terminal)'
+complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-nuke
 # >>> virtdev-path
 set -g __virtdev_valued_path 
 set -g __virtdev_passthrough_path 0

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-create virtdev-generation virtdev-key virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
+#compdef virtdev virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-nuke virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -172,6 +172,25 @@ _virtdev_spec_create() {
     ':project: '
 }
 # <<< virtdev-create
+# >>> virtdev-destroy
+_virtdev_spec_destroy() {
+  _arguments -s -S : \
+    '(-y --yes)'{-y,--yes}'[destroy without asking (needed when standard input is not a terminal)]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_projects'
+}
+# <<< virtdev-destroy
+# >>> virtdev-detach
+_virtdev_spec_detach() {
+  _arguments -s -S : \
+    '--in-place[rebase the existing images instead of converting copies\: less disk space, no rollback if interrupted]' \
+    '(-y --yes)'{-y,--yes}'[detach without asking (needed when standard input is not a terminal)]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_projects'
+}
+# <<< virtdev-detach
 # >>> virtdev-generation
 _virtdev_spec_generation() {
   _arguments -s -S : \
@@ -187,6 +206,23 @@ _virtdev_spec_key() {
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-key
+# >>> virtdev-move
+_virtdev_spec_move() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':old-name:_virtdev_projects' \
+    ':new-name: '
+}
+# <<< virtdev-move
+# >>> virtdev-nuke
+_virtdev_spec_nuke() {
+  _arguments -s -S : \
+    '(-y --yes)'{-y,--yes}'[delete without asking (needed when standard input is not a terminal)]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-nuke
 # >>> virtdev-path
 _virtdev_spec_path() {
   _arguments -s -S : \

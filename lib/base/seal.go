@@ -62,12 +62,12 @@ func NextGeneration(l layout.Layout) (project.Generation, error) {
 }
 
 // Names used while sealing. A seal gathers the base in a scratch directory
-// in VIRTDEV_HOME, named sealingPrefix and something random; while the
+// in VIRTDEV_HOME, named SealingPrefix and something random; while the
 // scratch holds modesRecord, the files' original modes, the seal may be
 // undone, and once it does not and the base in it is whole, it may be
 // finished.
 const (
-	sealingPrefix = ".sealing-"
+	SealingPrefix = ".sealing-"
 	modesRecord   = ".modes"
 )
 
@@ -87,7 +87,7 @@ func baseNames(b layout.Base) []string {
 // undone or finished by Recover.
 func Seal(l layout.Layout, g project.Generation) (err error) {
 	inst, sys := l.Installation(), l.System()
-	scratch, err := os.MkdirTemp(l.Home, sealingPrefix)
+	scratch, err := os.MkdirTemp(l.Home, SealingPrefix)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func sealings(l layout.Layout) []string {
 	entries, _ := os.ReadDir(l.Home)
 	var found []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), sealingPrefix) {
+		if e.IsDir() && strings.HasPrefix(e.Name(), SealingPrefix) {
 			found = append(found, filepath.Join(l.Home, e.Name()))
 		}
 	}

@@ -122,7 +122,7 @@ func TestRecoverInterruptedSeal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := layout.Layout{Home: t.TempDir()}
 			inst := l.Installation().Dir
-			scratch := filepath.Join(l.Home, sealingPrefix+"1234")
+			scratch := filepath.Join(l.Home, SealingPrefix+"1234")
 			if err := os.MkdirAll(inst, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestRecoverInterruptedSeal(t *testing.T) {
 // error says where.
 func TestRecoverNeverReplaces(t *testing.T) {
 	l := installed(t)
-	scratch := filepath.Join(l.Home, sealingPrefix+"1")
+	scratch := filepath.Join(l.Home, SealingPrefix+"1")
 	write(t, filepath.Join(scratch, "nvram"), "other vars", 0o444)
 	_, err := Recover(l)
 	if err == nil || !strings.Contains(err.Error(), scratch) {
@@ -235,7 +235,7 @@ func TestSealedUnusableHome(t *testing.T) {
 
 func TestSealedNamesAnInterruptedSeal(t *testing.T) {
 	l := layout.Layout{Home: t.TempDir()}
-	scratch := filepath.Join(l.Home, sealingPrefix+"9")
+	scratch := filepath.Join(l.Home, SealingPrefix+"9")
 	write(t, filepath.Join(scratch, "system.qcow2"), "", 0o644)
 	_, err := Sealed(l)
 	if exitcode.For(err) != exitcode.NoBase.N || !strings.Contains(err.Error(), scratch) || !strings.Contains(err.Error(), "run virtdev-seal") {

@@ -15,6 +15,9 @@ import (
 func needQemuImg(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath(image.Tool); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("qemu-img is not installed; CI installs it (.ci/packages: qemu-utils)")
+		}
 		t.Skip("qemu-img is not installed (Debian: apt install qemu-utils)")
 	}
 }

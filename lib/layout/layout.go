@@ -33,11 +33,14 @@ func (l Layout) Lock() string { return filepath.Join(l.Home, "lock") }
 
 // ProjectLock is one project's lock, beside its directory so that nothing
 // that removes or renames the directory takes a held lock with it.
-func (l Layout) ProjectLock(name string) string { return filepath.Join(l.Home, "locks", name) }
+func (l Layout) ProjectLock(name string) string { return filepath.Join(l.Locks(), name) }
+
+// Locks holds the project locks and the ports lock.
+func (l Layout) Locks() string { return filepath.Join(l.Home, "locks") }
 
 // PortsLock serialises SSH port choices. Its name starts with a dot, which
 // no project name does.
-func (l Layout) PortsLock() string { return filepath.Join(l.Home, "locks", ".ports") }
+func (l Layout) PortsLock() string { return filepath.Join(l.Locks(), ".ports") }
 
 // SSHPublicKey sits beside the private key, as OpenSSH expects.
 func (l Layout) SSHPublicKey() string { return l.SSHKey + ".pub" }
@@ -132,13 +135,45 @@ func (l Layout) Machine(name string) Machine {
 	return l.Project(name)
 }
 
+// Scratch names beside a project's directory, in the same parent so that
+// each is one rename away from the directory itself. They start with a
+// dot, which no project name does, so no program takes them for projects.
+
+// DestroyTrash is where virtdev-destroy renames a project before removing
+// it: the project is gone at once, and a removal cut short is finished by
+// the next destroy of the name.
+func (l Layout) DestroyTrash(name string) string {
+	return filepath.Join(l.Projects(), "."+name+".destroying")
+}
+
+// DetachStaging is where virtdev-detach assembles the detached project
+// before swapping it with the project's directory; after the swap it
+// holds the attached disks until they are removed.
+func (l Layout) DetachStaging(name string) string {
+	return filepath.Join(l.Projects(), "."+name+".detaching")
+}
+
+// DetachAttached holds the attached project while the detached one takes
+// its place, on file systems that cannot swap two directories in one step.
+func (l Layout) DetachAttached(name string) string {
+	return filepath.Join(l.Projects(), "."+name+".attached")
+}
+
+// Journals holds the records of operations that change several places at
+// once (a move), so that the next program finishes or undoes one that was
+// cut short.
+func (l Layout) Journals() string { return filepath.Join(l.Home, "journals") }
+
 // Unit is the transient systemd user unit that runs a machine.
 func Unit(name string) string { return "virtdev-" + name + ".service" }
 
 // Backups holds a project's snapshots, which outlive the project itself.
 func (l Layout) Backups(project string) string {
-	return filepath.Join(l.Home, "backups", project)
+	return filepath.Join(l.BackupRoot(), project)
 }
+
+// BackupRoot holds every project's backups.
+func (l Layout) BackupRoot() string { return filepath.Join(l.Home, "backups") }
 
 // Snapshot is one backup, named by its YYYY-MM-DD/HH-MM-SS id.
 type Snapshot struct {

@@ -50,7 +50,11 @@ func ConfigFiles(l layout.Layout, name string) ([]Source, error) {
 // user's configuration can match it; the real address comes from the
 // configuration. A bare project name could not serve, since names may
 // start with "-", which ssh refuses as a host name.
-func (t Target) Alias() string { return "virtdev-" + t.Name }
+func (t Target) Alias() string { return Alias(t.Name) }
+
+// Alias is the host name ssh knows the machine name by, and pins its host
+// key under.
+func Alias(name string) string { return "virtdev-" + name }
 
 // Assemble builds the configuration virtdev hands to ssh -F, so that
 // the user's ~/.ssh/config is never read: its ForwardAgent or ControlMaster

@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -52,7 +54,8 @@ func Run(t *testing.T, dir string, commands ...cli.Command) {
 		Setup:     Setup,
 		Condition: condition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits": func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
+			"exits":   func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
+			"userbus": userbus,
 		},
 	})
 	// The man page and the completions follow the declaration.
@@ -91,10 +94,21 @@ func exits(ts *testscript.TestScript, neg bool, args []string, declared map[stri
 }
 
 // condition is [tool:NAME]: NAME is on PATH, a missing tool being an error,
-// not false, when CI is set; and [root].
+// not false, when CI is set; [userbus]: the calling user has a systemd user
+// manager (see userbus), its absence an error in CI too, which runs one
+// (.ci/user-session); and [root].
 func condition(cond string) (bool, error) {
-	if cond == "root" {
+	switch cond {
+	case "root":
 		return os.Geteuid() == 0, nil
+	case "userbus":
+		if userBus() != "" {
+			return true, nil
+		}
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("there is no systemd user manager on a user bus, and CI is set: CI runs one (.ci/user-session)")
+		}
+		return false, nil
 	}
 	name, ok := strings.CutPrefix(cond, "tool:")
 	if !ok {
@@ -108,6 +122,46 @@ func condition(cond string) (bool, error) {
 	}
 	return false, nil
 }
+
+// userBus is the address of the calling user's bus when a systemd user
+// manager answers on it.
+func userBus() string {
+	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	if runtime := os.Getenv("XDG_RUNTIME_DIR"); bus == "" && runtime != "" {
+		if _, err := os.Stat(filepath.Join(runtime, "bus")); err == nil {
+			bus = "unix:path=" + filepath.Join(runtime, "bus")
+		}
+	}
+	if bus == "" {
+		return ""
+	}
+	cmd := exec.Command("systemctl", "--user", "is-system-running")
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus)
+	out, _ := cmd.Output()
+	// Degraded (a unit failed somewhere) is a manager that answers.
+	switch strings.TrimSpace(string(out)) {
+	case "running", "degraded":
+		return bus
+	}
+	return ""
+}
+
+// userbus hands the script the calling user's bus, for programs that ask
+// the systemd user manager whether a machine runs (scripts without it have
+// no bus at all: that is how they see exit 82), and sets RUNID, a string
+// no other run shares, for the names of units the script starts under
+// that shared manager. Guard it with [userbus].
+func userbus(ts *testscript.TestScript, neg bool, args []string) {
+	bus := userBus()
+	if neg || len(args) != 0 || bus == "" {
+		ts.Fatalf("usage: [userbus] userbus")
+	}
+	ts.Setenv("XDG_RUNTIME_DIR", os.Getenv("XDG_RUNTIME_DIR"))
+	ts.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
+	ts.Setenv("RUNID", fmt.Sprintf("%d-%d", os.Getpid(), runs.Add(1)))
+}
+
+var runs atomic.Int64
 
 // Setup gives each script a private home and a predictable environment.
 func Setup(env *testscript.Env) error {

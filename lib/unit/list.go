@@ -1,0 +1,52 @@
+package unit
+
+import (
+	"context"
+	"fmt"
+)
+
+// Running lists the loaded units whose names match a glob pattern
+// ("virtdev-*.service") and that run, as Status.Running means it.
+func (m *Manager) Running(ctx context.Context, pattern string) ([]string, error) {
+	units, err := m.conn.ListUnitsByPatternsContext(ctx, nil, []string{pattern})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the units matching %s: %w", pattern, err)
+	}
+	var names []string
+	for _, u := range units {
+		if (Status{ActiveState: u.ActiveState}).Running() {
+			names = append(names, u.Name)
+		}
+	}
+	return names, nil
+}
+
+// Commands returns the argument vectors a service runs: its ExecStart and
+// ExecStopPost commands, program first.
+func (m *Manager) Commands(ctx context.Context, service string) ([][]string, error) {
+	var commands [][]string
+	for _, property := range []string{"ExecStart", "ExecStopPost"} {
+		p, err := m.conn.GetServicePropertyContext(ctx, service, property)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s of %s: %w", property, service, err)
+		}
+		commands = append(commands, argvs(p.Value.Value())...)
+	}
+	return commands, nil
+}
+
+// argvs reads systemd's exec command list, D-Bus type a(sasbttttuii): per
+// command its path, its argv, and status fields, of which only argv
+// matters here.
+func argvs(value any) [][]string {
+	list, _ := value.([][]any)
+	var out [][]string
+	for _, entry := range list {
+		if len(entry) > 1 {
+			if argv, ok := entry[1].([]string); ok {
+				out = append(out, argv)
+			}
+		}
+	}
+	return out
+}
