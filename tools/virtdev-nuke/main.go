@@ -20,8 +20,8 @@ import (
 	"virtdev/lib/lifecycle"
 	"virtdev/lib/lock"
 	"virtdev/lib/prompt"
-	"virtdev/lib/unit"
 	"virtdev/lib/term"
+	"virtdev/lib/unit"
 )
 
 const (
