@@ -47,15 +47,15 @@ func fail(step Step, err error, format string, args ...any) error {
 
 // Build describes one base to build.
 type Build struct {
-	Settings   Settings
-	Dest       layout.Base // where the finished base goes; must not exist
-	NVRAM      string      // the firmware's variable-store template
-	SystemSize int64
-	HomeSize   int64
-	Rootless   bool              // map the guest's users through subordinate ids
-	Tools      map[string]string // from FindTools
-	Stage      func(format string, args ...any)
-	Log        io.Writer // the tools' own progress and errors
+	Settings Settings
+	Dest     layout.Base       // where the finished base goes; must not exist
+	NVRAM    string            // the firmware's variable-store template
+	System   Disk              // from SystemDisk
+	Home     Disk              // from HomeDisk
+	Rootless bool              // map the guest's users through subordinate ids
+	Tools    map[string]string // from FindTools
+	Stage    func(format string, args ...any)
+	Log      io.Writer // the tools' own progress and errors
 }
 
 // Names inside the build's directories; only the build itself reads them.
@@ -81,14 +81,6 @@ const MaxScript = 96 << 10
 // any failure or cancellation both directories are removed and Dest never
 // appears.
 func (b Build) Run(ctx context.Context) (err error) {
-	system, err := SystemDisk(b.SystemSize)
-	if err != nil {
-		return err
-	}
-	home, err := HomeDisk(b.HomeSize)
-	if err != nil {
-		return err
-	}
 	ids, err := NewIDs()
 	if err != nil {
 		return fail(StepScratch, err, "cannot draw filesystem identifiers")
@@ -123,7 +115,7 @@ func (b Build) Run(ctx context.Context) (err error) {
 	if err := b.bootstrap(ctx, rootfs, ids); err != nil {
 		return err
 	}
-	if err := b.assemble(ctx, rootfs, disks, system, home, ids); err != nil {
+	if err := b.assemble(ctx, rootfs, disks, b.System, b.Home, ids); err != nil {
 		return err
 	}
 

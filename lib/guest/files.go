@@ -212,6 +212,10 @@ func EssentialFiles() []File {
 
 // Files are the configuration files of the guest contract.
 func Files(s Settings, ids IDs) []File {
+	addrs := make([]string, len(s.DNS))
+	for i, a := range s.DNS {
+		addrs[i] = a.String()
+	}
 	return []File{
 		{"/etc/fstab", 0o644, Fstab(ids)},
 		{"/etc/hostname", 0o644, "virtdev\n"},
@@ -224,7 +228,7 @@ func Files(s Settings, ids IDs) []File {
 		{"/etc/systemd/system/virtdev-hostname.service", 0o644, hostnameUnit},
 		{"/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf", 0o644, serialAutologin},
 		{"/etc/systemd/network/20-virtdev.network", 0o644, network},
-		{"/etc/systemd/resolved.conf.d/virtdev.conf", 0o644, "[Resolve]\nDNS=" + strings.Join(s.DNS, " ") + "\n"},
+		{"/etc/systemd/resolved.conf.d/virtdev.conf", 0o644, "[Resolve]\nDNS=" + strings.Join(addrs, " ") + "\n"},
 		{"/etc/sudoers.d/" + User, 0o440, User + " ALL=(ALL:ALL) NOPASSWD: ALL\n"},
 		{"/etc/vconsole.conf", 0o644, "KEYMAP=" + s.Keymap + "\n"},
 		{"/etc/default/locale", 0o644, "LANG=" + s.Locale + "\n"},

@@ -13,6 +13,7 @@ package guest
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 )
@@ -33,15 +34,15 @@ const FirmwareProjectName = "opt/virtdev/project"
 
 // Settings are the choices that shape a base.
 type Settings struct {
-	Suite     string   // Debian release, e.g. bookworm
-	Mirror    string   // mmdebstrap mirror; empty means Debian's default
-	PublicKey string   // one OpenSSH authorized_keys line for dev
-	Timezone  string   // e.g. Europe/Berlin
-	Locale    string   // e.g. en_US.UTF-8
-	Keymap    string   // console keymap, e.g. us
-	DNS       []string // resolvers for systemd-resolved
-	Packages  []string // extra Debian packages (VIRTDEV_PACKAGES)
-	Script    string   // path of VIRTDEV_SCRIPT on the host, or ""
+	Suite     string       // Debian release, e.g. bookworm
+	Mirror    string       // mmdebstrap mirror; empty means Debian's default
+	PublicKey string       // one OpenSSH authorized_keys line for dev
+	Timezone  string       // e.g. Europe/Berlin
+	Locale    string       // e.g. en_US.UTF-8
+	Keymap    string       // console keymap, e.g. us
+	DNS       []netip.Addr // resolvers for systemd-resolved
+	Packages  []string     // extra Debian packages (VIRTDEV_PACKAGES)
+	Script    string       // path of VIRTDEV_SCRIPT on the host, or ""
 }
 
 // SettingError names the setting a value was refused for.
@@ -60,7 +61,6 @@ var (
 	timezonePattern = regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`)
 	localePattern   = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?$`)
 	keymapPattern   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	dnsPattern      = regexp.MustCompile(`^[0-9a-fA-F.:]+$`)
 )
 
 // Check refuses values that would be pasted into guest files unsafely or
@@ -81,14 +81,6 @@ func (s Settings) Check() error {
 	}
 	if !keymapPattern.MatchString(s.Keymap) {
 		return &SettingError{"VIRTDEV_KEYMAP", s.Keymap, "a console keymap name such as us or de-latin1"}
-	}
-	if len(s.DNS) == 0 {
-		return &SettingError{"VIRTDEV_DNS", "", "one or more IP addresses"}
-	}
-	for _, d := range s.DNS {
-		if !dnsPattern.MatchString(d) {
-			return &SettingError{"VIRTDEV_DNS", strings.Join(s.DNS, " "), "IP addresses separated by spaces"}
-		}
 	}
 	for _, p := range s.Packages {
 		if !packagePattern.MatchString(p) {

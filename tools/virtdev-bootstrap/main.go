@@ -154,7 +154,7 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	systemSize, homeSize, err := diskSizes(c)
+	system, home, err := disks(c)
 	if err != nil {
 		return err
 	}
@@ -186,15 +186,15 @@ func run(env *cli.Env, args []string) error {
 	}
 
 	build := guest.Build{
-		Settings:   settings,
-		Dest:       dest,
-		NVRAM:      fw.Vars,
-		SystemSize: systemSize,
-		HomeSize:   homeSize,
-		Rootless:   rootless,
-		Tools:      tools,
-		Stage:      env.Stagef,
-		Log:        env.Stderr,
+		Settings: settings,
+		Dest:     dest,
+		NVRAM:    fw.Vars,
+		System:   system,
+		Home:     home,
+		Rootless: rootless,
+		Tools:    tools,
+		Stage:    env.Stagef,
+		Log:      env.Stderr,
 	}
 	if err := build.Run(env.Ctx); err != nil {
 		return buildError(env.Ctx, err)
@@ -213,7 +213,7 @@ func readSettings(c *config.Config, l layout.Layout) (guest.Settings, error) {
 		Timezone: c.Timezone(),
 		Locale:   c.Locale(),
 		Keymap:   c.Keymap(),
-		DNS:      strings.Fields(c.DNS),
+		DNS:      c.DNS,
 		Script:   c.Script,
 	}
 	if err := s.Check(); err != nil {
@@ -257,25 +257,20 @@ func readSettings(c *config.Config, l layout.Layout) (guest.Settings, error) {
 	return s, nil
 }
 
-func diskSizes(c *config.Config) (system, home int64, err error) {
-	for _, d := range []struct {
-		variable, value string
-		size            *int64
-		check           func(int64) (guest.Disk, error)
-	}{
-		{"VIRTDEV_SYSTEM_DISK_SIZE", c.SystemDiskSize, &system, guest.SystemDisk},
-		{"VIRTDEV_HOME_DISK_SIZE", c.HomeDiskSize, &home, guest.HomeDisk},
-	} {
-		n, err := guest.ParseSize(d.value)
-		if err == nil {
-			_, err = d.check(n)
-		}
-		if err != nil {
-			return 0, 0, cli.Errorf(cli.ExitConfig, "%s=%s: %s\nSet a larger size or unset it to use the default.", d.variable, d.value, err)
-		}
-		*d.size = n
+// disks lays the two disks out, refusing sizes too small for their
+// partitions.
+func disks(c *config.Config) (system, home guest.Disk, err error) {
+	if system, err = guest.SystemDisk(int64(c.SystemDiskSize)); err != nil {
+		return system, home, diskError("VIRTDEV_SYSTEM_DISK_SIZE", c.SystemDiskSize, err)
+	}
+	if home, err = guest.HomeDisk(int64(c.HomeDiskSize)); err != nil {
+		return system, home, diskError("VIRTDEV_HOME_DISK_SIZE", c.HomeDiskSize, err)
 	}
 	return system, home, nil
+}
+
+func diskError(variable string, size config.Size, err error) error {
+	return cli.Errorf(cli.ExitConfig, "%s=%s: %s\nSet a larger size or unset it to use the default.", variable, size, err)
 }
 
 func checkSubordinateIDs() error {
