@@ -30,6 +30,7 @@ const (
 	StepScript                    // VIRTDEV_SCRIPT failed inside the guest
 	StepAssemble                  // partitions, filesystems, qcow2 images
 	StepInstall                   // moving the result into place
+	StepSettings                  // the new system refused a setting (VIRTDEV_TIMEZONE, _LOCALE, _KEYMAP)
 )
 
 // StepError is a failed build step.
@@ -238,12 +239,16 @@ func (b Build) bootstrap(ctx context.Context, rootfs string, ids IDs) error {
 	}
 	b.Stage("Installing Debian %s from %s (mmdebstrap --mode=%s)", b.Settings.Suite, mirror, mode)
 	watch := &lineWatch{w: b.Log, prefix: scriptFailedMsg}
+	refused := &lineWatch{w: watch, prefix: settingRefused}
 	cmd := b.command(ctx, b.Tools["mmdebstrap"], args...)
-	cmd.Stdout, cmd.Stderr = watch, watch
+	cmd.Stdout, cmd.Stderr = refused, refused
 	cmd.Env = env
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if refused.seen {
+			return &StepError{StepSettings, errors.New(refused.rest)}
 		}
 		if watch.seen {
 			return &StepError{StepScript, fmt.Errorf("VIRTDEV_SCRIPT %s failed inside the new system (its output is above)", b.Settings.Script)}
@@ -410,22 +415,27 @@ func (b Build) remove(paths ...string) error {
 }
 
 // lineWatch passes output through and notes whether a line starting with
-// prefix went by.
+// prefix went by, and the rest of the first such line.
 type lineWatch struct {
 	w      io.Writer
 	prefix string
 	line   []byte
 	seen   bool
+	rest   string
 }
+
+// maxWatchedLine bounds what a watched line keeps: messages are short, and
+// a tool that prints a long line must not fill the memory.
+const maxWatchedLine = 1024
 
 func (l *lineWatch) Write(p []byte) (int, error) {
 	for _, c := range p {
 		if c == '\n' {
-			if bytes.HasPrefix(l.line, []byte(l.prefix)) {
-				l.seen = true
+			if !l.seen && bytes.HasPrefix(l.line, []byte(l.prefix)) {
+				l.seen, l.rest = true, string(l.line[len(l.prefix):])
 			}
 			l.line = l.line[:0]
-		} else if len(l.line) < len(l.prefix) {
+		} else if len(l.line) < maxWatchedLine {
 			l.line = append(l.line, c)
 		}
 	}

@@ -88,7 +88,8 @@ locked, passwordless sudo, sshd accepting dev's public key only (its ed25519
 host key is generated on each machine's first boot), hostname from the fw_cfg
 item opt/virtdev/project, /home mounted by label, systemd-networkd (DHCP) and
 systemd-resolved, dbus and logind for the ACPI power button, autologin of dev
-on the serial console, bash, rsync and sudo.
+on the serial console, the time zone, locale and console keymap configured
+below, and the developer toolset listed at the end.
 
 Run it as an unprivileged user (the build maps the guest's users through your
 subordinate ids in /etc/subuid and /etc/subgid) or as root. The guest is
@@ -108,8 +109,9 @@ Environment:
   VIRTDEV_LOCALE            locale (default: the host's, else en_US.UTF-8)
   VIRTDEV_KEYMAP            console keymap (default: the host's, else us)
   VIRTDEV_DNS               resolvers for the guest (default: 9.9.9.9)
-  VIRTDEV_PACKAGES          file naming extra packages, separated by spaces or
-                            new lines; # starts a comment
+  VIRTDEV_PACKAGES          file naming packages to add to the toolset,
+                            separated by spaces or new lines; # starts a
+                            comment
   VIRTDEV_SCRIPT            script run as root inside the new system, after
                             the packages are installed
   VIRTDEV_SYSTEM_DISK_SIZE  system disk size (default: 24G)
@@ -135,8 +137,9 @@ Exit codes:
   77  the public key is missing
   81  a malformed environment variable
   130 interrupted`,
-	Options: &opts,
-	Run:     run,
+	Options:  &opts,
+	Epilogue: guest.ToolsetTable,
+	Run:      run,
 }
 
 func main() { cli.Main(command) }
@@ -305,6 +308,8 @@ func buildError(ctx context.Context, err error) error {
 			code = exitScriptFailed
 		case guest.StepScratch, guest.StepInstall:
 			code = exitScratch
+		case guest.StepSettings:
+			code = cli.ExitConfig
 		}
 	case left != nil:
 		code = exitScratch
