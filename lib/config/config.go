@@ -44,17 +44,17 @@ type Config struct {
 	Cache     string // VIRTDEV_CACHE
 	ConfigDir string // ${XDG_CONFIG_HOME}/virtdev
 
-	DNS        string // VIRTDEV_DNS
-	Packages   string // VIRTDEV_PACKAGES: a file naming extra packages
-	Script     string // VIRTDEV_SCRIPT: a script run inside a new base
-	Inventory  string // VIRTDEV_INVENTORY
-	ISOProfile string // VIRTDEV_ISO_PROFILE
-	ISO        string // VIRTDEV_ISO
+	DNS        []netip.Addr // VIRTDEV_DNS
+	Packages   string       // VIRTDEV_PACKAGES: a file naming extra packages
+	Script     string       // VIRTDEV_SCRIPT: a script run inside a new base
+	Inventory  string       // VIRTDEV_INVENTORY
+	ISOProfile string       // VIRTDEV_ISO_PROFILE
+	ISO        string       // VIRTDEV_ISO
 
-	SystemDiskSize string // VIRTDEV_SYSTEM_DISK_SIZE, qemu-img syntax
-	HomeDiskSize   string // VIRTDEV_HOME_DISK_SIZE, qemu-img syntax
-	MemoryMB       int    // VIRTDEV_VM_MEMORY
-	CPUs           int    // VIRTDEV_VM_CPUS
+	SystemDiskSize Size // VIRTDEV_SYSTEM_DISK_SIZE
+	HomeDiskSize   Size // VIRTDEV_HOME_DISK_SIZE
+	MemoryMB       int  // VIRTDEV_VM_MEMORY
+	CPUs           int  // VIRTDEV_VM_CPUS
 	StopTimeout    time.Duration
 	WaitTimeout    time.Duration
 
@@ -136,7 +136,6 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.ISO = or(getenv("VIRTDEV_ISO"), filepath.Join(c.Cache, "virtdev.iso"))
-	c.DNS = or(getenv("VIRTDEV_DNS"), DefaultDNS)
 	c.Packages = getenv("VIRTDEV_PACKAGES")
 	c.Script = getenv("VIRTDEV_SCRIPT")
 	c.Inventory = getenv("VIRTDEV_INVENTORY")
@@ -170,8 +169,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.CPU = or(getenv("VIRTDEV_CPU"), DefaultCPU); !validCPU(c.CPU) {
 		return nil, &Error{"VIRTDEV_CPU", c.CPU, "it must be a QEMU CPU model with optional features, such as host or host,-arch-capabilities (qemu-system-x86_64 -cpu help lists them)"}
 	}
-	if dns := c.DNS; !validDNS(dns) {
-		return nil, &Error{"VIRTDEV_DNS", dns, "it must be one or more IP addresses separated by spaces"}
+	if c.DNS, err = addresses(getenv, "VIRTDEV_DNS", DefaultDNS); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -185,9 +184,10 @@ func (c *Config) Timezone() string {
 	return firstOf(c.getenv("VIRTDEV_TIMEZONE"), c.host.Timezone(), "UTC")
 }
 
-// Locale is VIRTDEV_LOCALE, else the host's locale, else en_US.UTF-8.
+// Locale is VIRTDEV_LOCALE, else the host's locale, else en_US.UTF-8,
+// spelled as Debian's list of locales spells it (see normalLocale).
 func (c *Config) Locale() string {
-	return firstOf(c.getenv("VIRTDEV_LOCALE"), c.host.Locale(c.getenv), "en_US.UTF-8")
+	return normalLocale(firstOf(c.getenv("VIRTDEV_LOCALE"), c.host.Locale(c.getenv), "en_US.UTF-8"))
 }
 
 // Keymap is VIRTDEV_KEYMAP, else the host's console keymap, else us.
@@ -222,28 +222,13 @@ func absolute(getenv func(string) string, variable string, fallback func() (stri
 	return filepath.Clean(v), nil
 }
 
-// validSize matches ^[1-9][0-9]*[KMGT]?$, checked by hand like the names in
-// validate: a regular expression compiled at start-up is a measurable share
-// of a short program's run time.
-func validSize(v string) bool {
-	digits := strings.TrimRight(v, "KMGT")
-	if len(v)-len(digits) > 1 || digits == "" || digits[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func diskSize(getenv func(string) string, variable, fallback string) (string, error) {
+func diskSize(getenv func(string) string, variable, fallback string) (Size, error) {
 	v := or(getenv(variable), fallback)
-	if !validSize(v) {
-		return "", &Error{variable, v, "it must be a size such as 24G (a number with an optional K, M, G or T suffix)"}
+	size, err := ParseSize(v)
+	if err != nil {
+		return 0, &Error{variable, v, "it must be a size such as 24G (a whole number with an optional K, M, G or T suffix)"}
 	}
-	return v, nil
+	return size, nil
 }
 
 // Upper bounds of the numeric settings: far above any real use, and low
@@ -290,15 +275,20 @@ func validCPU(v string) bool {
 	return true
 }
 
-func validDNS(v string) bool {
+func addresses(getenv func(string) string, variable, fallback string) ([]netip.Addr, error) {
+	v := or(getenv(variable), fallback)
 	fields := strings.Fields(v)
 	if len(fields) == 0 {
-		return false
+		return nil, &Error{variable, v, "it must be one or more IP addresses separated by spaces"}
 	}
-	for _, f := range fields {
-		if _, err := netip.ParseAddr(f); err != nil {
-			return false
+	addrs := make([]netip.Addr, len(fields))
+	for i, f := range fields {
+		a, err := netip.ParseAddr(f)
+		// A zone names an interface of the host, which the guest lacks.
+		if err != nil || a.Zone() != "" {
+			return nil, &Error{variable, v, "it must be one or more IP addresses separated by spaces"}
 		}
+		addrs[i] = a
 	}
-	return true
+	return addrs, nil
 }

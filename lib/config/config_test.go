@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,9 +39,9 @@ func TestDefaults(t *testing.T) {
 		{"ConfigDir", c.ConfigDir, "/home/u/.config/virtdev"},
 		{"SSHKey", c.SSHKey, "/home/u/.local/share/virtdev/ssh/id"},
 		{"ISO", c.ISO, "/home/u/.cache/virtdev/virtdev.iso"},
-		{"DNS", c.DNS, "9.9.9.9"},
-		{"SystemDiskSize", c.SystemDiskSize, "24G"},
-		{"HomeDiskSize", c.HomeDiskSize, "48G"},
+		{"DNS", joined(c.DNS), "9.9.9.9"},
+		{"SystemDiskSize", c.SystemDiskSize.String(), "24G"},
+		{"HomeDiskSize", c.HomeDiskSize.String(), "48G"},
 		{"Accel", c.Accel, AccelAuto},
 		{"CPU", c.CPU, "host"},
 		{"Packages", c.Packages, ""},
@@ -88,19 +89,19 @@ func TestOverrides(t *testing.T) {
 		"VIRTDEV_HOME", "/v//home/", "VIRTDEV_CACHE", "/v/cache",
 		"VIRTDEV_DNS", "1.1.1.1  2620:fe::fe", "VIRTDEV_VM_MEMORY", "1024", "VIRTDEV_VM_CPUS", "2",
 		"VIRTDEV_STOP_TIMEOUT", "5", "VIRTDEV_WAIT_TIMEOUT", "300",
-		"VIRTDEV_SYSTEM_DISK_SIZE", "10G", "VIRTDEV_HOME_DISK_SIZE", "512M", "VIRTDEV_ACCEL", "tcg",
+		"VIRTDEV_SYSTEM_DISK_SIZE", "10g", "VIRTDEV_HOME_DISK_SIZE", "512M", "VIRTDEV_ACCEL", "tcg",
 		"VIRTDEV_CPU", "host,-arch-capabilities",
 		"VIRTDEV_PACKAGES", "/p", "VIRTDEV_SCRIPT", "/s", "VIRTDEV_INVENTORY", "/i",
 		"VIRTDEV_ISO_PROFILE", "/prof", "OVMF_CODE", "/c.fd", "OVMF_VARS", "/v.fd",
-		"VIRTDEV_TIMEZONE", "Europe/Lisbon", "VIRTDEV_LOCALE", "pt_PT.UTF-8", "VIRTDEV_KEYMAP", "pt-latin1"))
+		"VIRTDEV_TIMEZONE", "Europe/Lisbon", "VIRTDEV_LOCALE", "pt_PT.utf8", "VIRTDEV_KEYMAP", "pt-latin1"))
 	for _, tc := range []struct{ name, got, want string }{
 		{"Home", c.Home, "/v/home"},
 		{"Cache", c.Cache, "/v/cache"},
 		{"SSHKey", c.SSHKey, "/v/home/ssh/id"},
 		{"ISO", c.ISO, "/v/cache/virtdev.iso"},
-		{"DNS", c.DNS, "1.1.1.1  2620:fe::fe"},
-		{"SystemDiskSize", c.SystemDiskSize, "10G"},
-		{"HomeDiskSize", c.HomeDiskSize, "512M"},
+		{"DNS", joined(c.DNS), "1.1.1.1 2620:fe::fe"},
+		{"SystemDiskSize", c.SystemDiskSize.String(), "10G"},
+		{"HomeDiskSize", c.HomeDiskSize.String(), "512M"},
 		{"Accel", c.Accel, AccelTCG},
 		{"CPU", c.CPU, "host,-arch-capabilities"},
 		{"Packages", c.Packages, "/p"},
@@ -174,6 +175,8 @@ func TestMalformed(t *testing.T) {
 		{"VIRTDEV_SYSTEM_DISK_SIZE", "024G"},
 		{"VIRTDEV_HOME_DISK_SIZE", "-48G"},
 		{"VIRTDEV_HOME_DISK_SIZE", "48 G"},
+		{"VIRTDEV_HOME_DISK_SIZE", "48gb"},
+		{"VIRTDEV_HOME_DISK_SIZE", "99999999999T"},
 		{"VIRTDEV_ACCEL", "KVM"},
 		{"VIRTDEV_ACCEL", "hvf"},
 		{"VIRTDEV_CPU", "host -arch-capabilities"},
@@ -187,6 +190,7 @@ func TestMalformed(t *testing.T) {
 		{"VIRTDEV_DNS", "9.9.9"},
 		{"VIRTDEV_DNS", "9.9.9.9 ..."},
 		{"VIRTDEV_DNS", "1.2.3.456"},
+		{"VIRTDEV_DNS", "fe80::1%eth0"},
 		{"VIRTDEV_HOME", "relative/virtdev"},
 		{"VIRTDEV_HOME", "~/virtdev"},
 		{"VIRTDEV_CACHE", "cache"},
@@ -343,5 +347,81 @@ func TestHostKeymap(t *testing.T) {
 				t.Errorf("Config.Keymap() = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+func joined[T fmt.Stringer](values []T) string {
+	words := make([]string, len(values))
+	for i, v := range values {
+		words[i] = v.String()
+	}
+	return strings.Join(words, " ")
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]Size{
+		"24G": 24 << 30, "24g": 24 << 30, "512M": 512 << 20, "512m": 512 << 20,
+		"1T": 1 << 40, "1t": 1 << 40, "8k": 8 << 10, "8K": 8 << 10, "4096": 4096,
+	} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "G", "g", "-1G", "+1G", "1.5G", "0", "0G", "024G", "1 G", "1GB", "1P", "99999999999T"} {
+		if got, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// What qemu-img is given is the canonical spelling, whatever the user
+// typed.
+func TestSizeString(t *testing.T) {
+	for in, want := range map[string]string{
+		"24g": "24G", "1024m": "1G", "1536M": "1536M", "4096": "4K", "1000": "1000", "2048G": "2T", "3t": "3T",
+	} {
+		size, err := ParseSize(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := size.String(); got != want {
+			t.Errorf("ParseSize(%q).String() = %q, want %q", in, got, want)
+		}
+		if again, err := ParseSize(size.String()); err != nil || again != size {
+			t.Errorf("%q does not read back as %d: %d, %v", size.String(), size, again, err)
+		}
+	}
+}
+
+// A host locale spelled the way glibc prints it reaches the guest spelled
+// the way Debian's list of locales names it.
+func TestLocaleSpelling(t *testing.T) {
+	for in, want := range map[string]string{
+		"en_US.utf8":          "en_US.UTF-8",
+		"de_DE.UTF8":          "de_DE.UTF-8",
+		"fr_FR.Utf-8":         "fr_FR.UTF-8",
+		"en_US.UTF-8":         "en_US.UTF-8",
+		"ca_ES.utf8@valencia": "ca_ES.UTF-8@valencia",
+		"C.utf8":              "C.UTF-8",
+		"sr_RS@latin":         "sr_RS@latin",
+		"en_US":               "en_US",
+		"de_DE.ISO-8859-1":    "de_DE.ISO-8859-1",
+		"ja_JP.eucJP":         "ja_JP.eucJP",
+		"en_US.utf16":         "en_US.utf16",
+	} {
+		if got := normalLocale(in); got != want {
+			t.Errorf("normalLocale(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, vars := range [][]string{{"VIRTDEV_LOCALE", "de_DE.utf8"}, {"LANG", "de_DE.utf8"}} {
+		c := load(t, env(append([]string{"HOME", "/home/u"}, vars...)...))
+		if got := c.Locale(); got != "de_DE.UTF-8" {
+			t.Errorf("%s=%s: Locale() = %q, want de_DE.UTF-8", vars[0], vars[1], got)
+		}
+	}
+	c := load(t, env("HOME", "/home/u"))
+	c.host = fixture(t, map[string]string{"etc/locale.conf": "LANG=pt_BR.utf8\n"})
+	if got := c.Locale(); got != "pt_BR.UTF-8" {
+		t.Errorf("locale.conf LANG=pt_BR.utf8: Locale() = %q, want pt_BR.UTF-8", got)
 	}
 }

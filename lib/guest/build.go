@@ -33,6 +33,7 @@ const (
 	StepScript                    // VIRTDEV_SCRIPT failed inside the guest
 	StepAssemble                  // partitions, filesystems, qcow2 images
 	StepInstall                   // moving the result into place
+	StepSettings                  // the new system refused a setting (VIRTDEV_TIMEZONE, _LOCALE, _KEYMAP)
 )
 
 // StepError is a failed build step.
@@ -50,15 +51,15 @@ func fail(step Step, err error, format string, args ...any) error {
 
 // Build describes one base to build.
 type Build struct {
-	Settings   Settings
-	Dest       layout.Base // where the finished base goes; must not exist
-	NVRAM      string      // the firmware's variable-store template
-	SystemSize int64
-	HomeSize   int64
-	Rootless   bool              // map the guest's users through subordinate ids
-	Tools      map[string]string // from FindTools
-	Stage      func(format string, args ...any)
-	Log        io.Writer // the tools' own progress and errors
+	Settings Settings
+	Dest     layout.Base       // where the finished base goes; must not exist
+	NVRAM    string            // the firmware's variable-store template
+	System   Disk              // from SystemDisk
+	Home     Disk              // from HomeDisk
+	Rootless bool              // map the guest's users through subordinate ids
+	Tools    map[string]string // from FindTools
+	Stage    func(format string, args ...any)
+	Log      io.Writer // the tools' own progress and errors
 }
 
 // Names inside the build's directories; only the build itself reads them.
@@ -86,14 +87,6 @@ const MaxScript = 96 << 10
 // any failure or cancellation both directories are removed and Dest never
 // appears.
 func (b Build) Run(ctx context.Context) (err error) {
-	system, err := SystemDisk(b.SystemSize)
-	if err != nil {
-		return err
-	}
-	home, err := HomeDisk(b.HomeSize)
-	if err != nil {
-		return err
-	}
 	ids, err := NewIDs()
 	if err != nil {
 		return fail(StepScratch, err, "cannot draw filesystem identifiers")
@@ -128,7 +121,7 @@ func (b Build) Run(ctx context.Context) (err error) {
 	if err := b.bootstrap(ctx, rootfs, ids); err != nil {
 		return err
 	}
-	if err := b.assemble(ctx, rootfs, disks, system, home, ids); err != nil {
+	if err := b.assemble(ctx, rootfs, disks, b.System, b.Home, ids); err != nil {
 		return err
 	}
 
@@ -323,12 +316,16 @@ func (b Build) bootstrap(ctx context.Context, rootfs string, ids IDs) error {
 	}
 	b.Stage("Installing Debian %s from %s (mmdebstrap --mode=%s)", b.Settings.Suite, mirror, mode)
 	watch := &lineWatch{w: b.Log, prefix: scriptFailedMsg}
+	refused := &lineWatch{w: watch, prefix: settingRefused}
 	cmd := b.command(ctx, b.Tools["mmdebstrap"], args...)
-	cmd.Stdout, cmd.Stderr = watch, watch
+	cmd.Stdout, cmd.Stderr = refused, refused
 	cmd.Env = env
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if refused.seen {
+			return &StepError{StepSettings, errors.New(refused.rest)}
 		}
 		if watch.seen {
 			return &StepError{StepScript, fmt.Errorf("VIRTDEV_SCRIPT %s failed inside the new system (its output is above)", b.Settings.Script)}
@@ -495,22 +492,27 @@ func (b Build) remove(paths ...string) error {
 }
 
 // lineWatch passes output through and notes whether a line starting with
-// prefix went by.
+// prefix went by, and the rest of the first such line.
 type lineWatch struct {
 	w      io.Writer
 	prefix string
 	line   []byte
 	seen   bool
+	rest   string
 }
+
+// maxWatchedLine bounds what a watched line keeps: messages are short, and
+// a tool that prints a long line must not fill the memory.
+const maxWatchedLine = 1024
 
 func (l *lineWatch) Write(p []byte) (int, error) {
 	for _, c := range p {
 		if c == '\n' {
-			if bytes.HasPrefix(l.line, []byte(l.prefix)) {
-				l.seen = true
+			if !l.seen && bytes.HasPrefix(l.line, []byte(l.prefix)) {
+				l.seen, l.rest = true, string(l.line[len(l.prefix):])
 			}
 			l.line = l.line[:0]
-		} else if len(l.line) < len(l.prefix) {
+		} else if len(l.line) < maxWatchedLine {
 			l.line = append(l.line, c)
 		}
 	}

@@ -2,7 +2,6 @@ package guest
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -47,33 +46,6 @@ type Partition struct {
 type Disk struct {
 	Size       int64
 	Partitions []Partition
-}
-
-// ParseSize reads a size in qemu-img's syntax: a number of bytes with an
-// optional K, M, G or T suffix (powers of 1024).
-func ParseSize(s string) (int64, error) {
-	shift := 0
-	digits := s
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K', 'k':
-			shift = 10
-		case 'M', 'm':
-			shift = 20
-		case 'G', 'g':
-			shift = 30
-		case 'T', 't':
-			shift = 40
-		}
-		if shift != 0 {
-			digits = s[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil || v <= 0 || strings.HasPrefix(digits, "+") || v > (1<<62)>>shift {
-		return 0, fmt.Errorf("%q is not a size such as 24G", s)
-	}
-	return v << shift, nil
 }
 
 // SystemDisk lays out the system disk: ESP, XBOOTLDR, root.

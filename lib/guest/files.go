@@ -53,6 +53,10 @@ const (
 	loaderEntryHook = "/etc/kernel/postinst.d/zz-virtdev-loader-entry"
 	kernelCmdline   = "/etc/kernel/cmdline"
 	hostKey         = "/etc/ssh/ssh_host_ed25519_key"
+	keymapService   = "virtdev-keymap.service"
+	kbdModelMap     = "/usr/share/systemd/kbd-model-map"
+	vconsoleConf    = "/etc/vconsole.conf"
+	keymapDir       = "/usr/share/keymaps" // console-data's, where Debian's loadkeys looks
 )
 
 // KernelCmdline is the guest kernel's command line: the root filesystem and
@@ -197,6 +201,26 @@ const initramfsHook = `#!/bin/sh
 manual_add_modules virtio_pci virtio_blk virtio_scsi ext4 crc32c_generic
 `
 
+// keymapUnit loads the console keymap of /etc/vconsole.conf at boot, the
+// job of systemd-vconsole-setup, which Debian's systemd leaves out. SSH does
+// not wait for it; the gettys do, since a getty hangs up its terminal as it
+// starts, and a loadkeys that has the console open dies with it.
+const keymapUnit = `[Unit]
+Description=Load the console keymap named in ` + vconsoleConf + `
+ConditionPathExists=` + vconsoleConf + `
+Wants=getty-pre.target
+Before=getty-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+EnvironmentFile=` + vconsoleConf + `
+ExecStart=/bin/loadkeys -q -C /dev/tty1 $KEYMAP
+
+[Install]
+WantedBy=multi-user.target
+`
+
 const hosts = `127.0.0.1	localhost
 ::1	localhost ip6-localhost ip6-loopback
 ff02::1	ip6-allnodes
@@ -212,8 +236,14 @@ func EssentialFiles() []File {
 	}
 }
 
-// Files are the configuration files of the guest contract.
+// Files are the configuration files of the guest contract. The console
+// keymap is not among them: the setup script finds which one
+// VIRTDEV_KEYMAP names in the new system.
 func Files(s Settings, ids IDs) []File {
+	addrs := make([]string, len(s.DNS))
+	for i, a := range s.DNS {
+		addrs[i] = a.String()
+	}
 	return []File{
 		{"/etc/fstab", 0o644, Fstab(ids)},
 		{"/etc/hostname", 0o644, "virtdev\n"},
@@ -224,11 +254,11 @@ func Files(s Settings, ids IDs) []File {
 		{"/etc/ssh/sshd_config.d/virtdev.conf", 0o644, SSHDConfig},
 		{"/etc/systemd/system/virtdev-ssh-host-key.service", 0o644, hostKeyUnit},
 		{"/etc/systemd/system/virtdev-hostname.service", 0o644, hostnameUnit},
+		{"/etc/systemd/system/" + keymapService, 0o644, keymapUnit},
 		{"/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf", 0o644, serialAutologin},
 		{"/etc/systemd/network/20-virtdev.network", 0o644, network},
-		{"/etc/systemd/resolved.conf.d/virtdev.conf", 0o644, "[Resolve]\nDNS=" + strings.Join(s.DNS, " ") + "\n"},
+		{"/etc/systemd/resolved.conf.d/virtdev.conf", 0o644, "[Resolve]\nDNS=" + strings.Join(addrs, " ") + "\n"},
 		{"/etc/sudoers.d/" + User, 0o440, User + " ALL=(ALL:ALL) NOPASSWD: ALL\n"},
-		{"/etc/vconsole.conf", 0o644, "KEYMAP=" + s.Keymap + "\n"},
 		{"/etc/default/locale", 0o644, "LANG=" + s.Locale + "\n"},
 		{"/etc/timezone", 0o644, s.Timezone + "\n"},
 	}

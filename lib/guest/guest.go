@@ -2,9 +2,9 @@
 // contain to keep virtdev's contract (user dev with the virtdev key, locked
 // passwords, passwordless sudo, hardened sshd whose host key is made on each
 // machine's first boot, hostname from fw_cfg, /home by label, networkd and
-// resolved, a working power button, serial autologin), and how a Debian
-// system with that contract is bootstrapped with mmdebstrap and laid out on
-// the two disks virtdev boots.
+// resolved, a working power button, serial autologin), which developer
+// toolset it carries on top, and how a Debian system with both is
+// bootstrapped with mmdebstrap and laid out on the two disks virtdev boots.
 //
 // The files and scripts the guest receives are rendered by pure functions so
 // they can be read and tested here; Build runs the host tools that turn them
@@ -12,7 +12,10 @@
 package guest
 
 import (
+	"bufio"
 	"fmt"
+	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -29,15 +32,15 @@ const (
 
 // Settings are the choices that shape a base.
 type Settings struct {
-	Suite     string   // Debian release, e.g. bookworm
-	Mirror    string   // mmdebstrap mirror; empty means Debian's default
-	PublicKey string   // one OpenSSH authorized_keys line for dev
-	Timezone  string   // e.g. Europe/Berlin
-	Locale    string   // e.g. en_US.UTF-8
-	Keymap    string   // console keymap, e.g. us
-	DNS       []string // resolvers for systemd-resolved
-	Packages  []string // extra Debian packages (VIRTDEV_PACKAGES)
-	Script    string   // path of VIRTDEV_SCRIPT on the host, or ""
+	Suite     string       // Debian release, e.g. bookworm
+	Mirror    string       // mmdebstrap mirror; empty means Debian's default
+	PublicKey string       // one OpenSSH authorized_keys line for dev
+	Timezone  string       // e.g. Europe/Berlin
+	Locale    string       // e.g. en_US.UTF-8
+	Keymap    string       // console keymap, e.g. us
+	DNS       []netip.Addr // resolvers for systemd-resolved
+	Packages  []string     // extra Debian packages (VIRTDEV_PACKAGES)
+	Script    string       // path of VIRTDEV_SCRIPT on the host, or ""
 }
 
 // SettingError names the setting a value was refused for.
@@ -56,12 +59,18 @@ var (
 	timezonePattern = regexp.MustCompile(`^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$`)
 	localePattern   = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?$`)
 	keymapPattern   = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	dnsPattern      = regexp.MustCompile(`^[0-9a-fA-F.:]+$`)
 )
 
+// hostLocales is glibc's list of the locales it can generate, on the host.
+// Debian's list in the guest comes from the same glibc sources, so a locale
+// the host's list lacks is refused before the long build; without the file,
+// the guest's own list decides, at the end of the build.
+var hostLocales = "/usr/share/i18n/SUPPORTED"
+
 // Check refuses values that would be pasted into guest files unsafely or
-// that cannot name what they claim to. Whether a zone or locale exists is
-// known only inside the new system; the setup script checks that.
+// that cannot name what they claim to. Whether a zone or keymap exists is
+// known only inside the new system, and the setup script checks that; a
+// locale is checked against the host's list when there is one.
 func (s Settings) Check() error {
 	if !suitePattern.MatchString(s.Suite) {
 		return &SettingError{"--suite", s.Suite, "a Debian release name such as bookworm"}
@@ -75,16 +84,12 @@ func (s Settings) Check() error {
 	if !localePattern.MatchString(s.Locale) {
 		return &SettingError{"VIRTDEV_LOCALE", s.Locale, "a locale name such as en_US.UTF-8"}
 	}
+	if s.needsLocales() && !listed(hostLocales, s.Locale) {
+		return &SettingError{"VIRTDEV_LOCALE", s.Locale, "Debian cannot generate it: " + hostLocales +
+			" on this host lists the locales it can, such as en_US.UTF-8"}
+	}
 	if !keymapPattern.MatchString(s.Keymap) {
 		return &SettingError{"VIRTDEV_KEYMAP", s.Keymap, "a console keymap name such as us or de-latin1"}
-	}
-	if len(s.DNS) == 0 {
-		return &SettingError{"VIRTDEV_DNS", "", "one or more IP addresses"}
-	}
-	for _, d := range s.DNS {
-		if !dnsPattern.MatchString(d) {
-			return &SettingError{"VIRTDEV_DNS", strings.Join(s.DNS, " "), "IP addresses separated by spaces"}
-		}
 	}
 	for _, p := range s.Packages {
 		if !packagePattern.MatchString(p) {
@@ -102,4 +107,21 @@ func (s Settings) needsLocales() bool {
 		return false
 	}
 	return true
+}
+
+// listed tells whether a list of locales (name and charset, a line each)
+// names the locale; a list that cannot be read names them all.
+func listed(list, locale string) bool {
+	f, err := os.Open(list)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		if name, _, _ := strings.Cut(scanner.Text(), " "); name == locale {
+			return true
+		}
+	}
+	return scanner.Err() != nil
 }

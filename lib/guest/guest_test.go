@@ -2,13 +2,22 @@ package guest
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
+
+// Nothing of the machine running the tests decides them: the host's list
+// of locales is the tests' to give.
+func TestMain(m *testing.M) {
+	hostLocales = "/nonexistent/SUPPORTED"
+	os.Exit(m.Run())
+}
 
 func validSettings() Settings {
 	return Settings{
@@ -17,7 +26,7 @@ func validSettings() Settings {
 		Timezone:  "Europe/Berlin",
 		Locale:    "de_DE.UTF-8",
 		Keymap:    "de-latin1",
-		DNS:       []string{"9.9.9.9", "2620:fe::fe"},
+		DNS:       []netip.Addr{netip.MustParseAddr("9.9.9.9"), netip.MustParseAddr("2620:fe::fe")},
 	}
 }
 
@@ -40,8 +49,6 @@ func TestCheckRefusesUnsafeValues(t *testing.T) {
 		{"VIRTDEV_TIMEZONE", func(s *Settings) { s.Timezone = "Europe/$(reboot)" }},
 		{"VIRTDEV_LOCALE", func(s *Settings) { s.Locale = "en US" }},
 		{"VIRTDEV_KEYMAP", func(s *Settings) { s.Keymap = "us\nKEYMAP=de" }},
-		{"VIRTDEV_DNS", func(s *Settings) { s.DNS = nil }},
-		{"VIRTDEV_DNS", func(s *Settings) { s.DNS = []string{"dns.example"} }},
 		{"VIRTDEV_PACKAGES", func(s *Settings) { s.Packages = []string{"Vim"} }},
 	} {
 		s := validSettings()
@@ -74,31 +81,109 @@ func TestParsePackagesNamesTheBadLine(t *testing.T) {
 
 func TestAllPackages(t *testing.T) {
 	s := validSettings()
-	s.Packages = []string{"vim", "sudo"}
-	all := strings.Join(s.AllPackages(), " ")
-	for _, want := range []string{"linux-image-amd64", "openssh-server", "dbus", "systemd-resolved", "systemd-boot-efi", "rsync", "sudo", "locales", "vim"} {
-		if !strings.Contains(" "+all+" ", " "+want+" ") {
+	s.Packages = []string{"emacs-nox", "sudo", "git"}
+	all := s.AllPackages()
+	for _, want := range []string{"linux-image-amd64", "openssh-server", "dbus", "systemd-resolved", "systemd-boot-efi",
+		"kbd", "console-data", "locales", "build-essential", "git", "curl", "python3-venv", "nodejs", "ripgrep", "tmux",
+		"exa", "emacs-nox"} {
+		if !slices.Contains(all, want) {
 			t.Errorf("%q lacks %s", all, want)
 		}
 	}
-	if strings.Count(all, "sudo") != 1 {
-		t.Errorf("%q lists sudo twice", all)
+	for _, p := range []string{"sudo", "git", "rsync"} {
+		if n := count(all, p); n != 1 {
+			t.Errorf("%q lists %s %d times, want once", all, p, n)
+		}
+	}
+	// What VIRTDEV_PACKAGES adds comes last, in its order.
+	if got := all[len(all)-1]; got != "emacs-nox" {
+		t.Errorf("last package %q, want the added emacs-nox", got)
 	}
 	s.Locale = "C.UTF-8"
-	if strings.Contains(strings.Join(s.AllPackages(), " "), "locales") {
+	if slices.Contains(s.AllPackages(), "locales") {
 		t.Error("C.UTF-8 is built into libc and needs no locales package")
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"24G": 24 << 30, "512M": 512 << 20, "1T": 1 << 40, "4096": 4096, "8k": 8 << 10} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+func count(list []string, item string) int {
+	n := 0
+	for _, x := range list {
+		if x == item {
+			n++
 		}
 	}
-	for _, in := range []string{"", "G", "-1G", "+1G", "1.5G", "0", "99999999999T"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) succeeded", in)
+	return n
+}
+
+// Releases after bookworm have the tools bookworm lacks, and no longer
+// have exa.
+func TestToolsetFollowsTheSuite(t *testing.T) {
+	bookworm := ToolsetPackages("bookworm")
+	for _, suite := range []string{"trixie", "sid", "testing"} {
+		later := ToolsetPackages(suite)
+		for _, want := range []string{"eza", "tokei", "rustup", "git", "build-essential"} {
+			if !slices.Contains(later, want) {
+				t.Errorf("%s lacks %s", suite, want)
+			}
+			if slices.Contains(bookworm, want) != (want == "git" || want == "build-essential") {
+				t.Errorf("bookworm has %s: %v", want, slices.Contains(bookworm, want))
+			}
+		}
+		if slices.Contains(later, "exa") {
+			t.Errorf("%s is given exa, which it does not have", suite)
+		}
+	}
+	if !slices.Contains(bookworm, "exa") {
+		t.Error("bookworm lacks exa, the nearest to eza")
+	}
+}
+
+// Every package of the seed's list stands in the toolset, and each that
+// bookworm lacks says what to do instead.
+func TestToolsetCoversTheSeed(t *testing.T) {
+	seed := strings.Fields(`base-devel git openssh vim less man-db man-pages curl wget which tree unzip zip htop
+		rsync socat kitty-terminfo foot-terminfo rxvt-unicode-terminfo ghostty-terminfo ripgrep fd fzf bat jq eza
+		tmux strace gdb lsof inetutils openbsd-netcat entr diffutils patch bash-completion shellcheck time
+		github-cli ncdu hyperfine 7zip tokei direnv python python-pip python-virtualenv nodejs npm rustup`)
+	have := map[string]DevTool{}
+	for _, tool := range Toolset {
+		have[tool.Seed] = tool
+	}
+	for _, name := range seed {
+		tool, ok := have[name]
+		if !ok {
+			t.Errorf("the toolset has nothing for the seed's %s", name)
+			continue
+		}
+		if len(tool.Packages) == 0 && !strings.Contains(tool.Note, "virtdev(7)") {
+			t.Errorf("%s: bookworm has no package for it, and the note does not point to virtdev(7): %q", name, tool.Note)
+		}
+	}
+	for _, tool := range Toolset {
+		for _, p := range append(append([]string{}, tool.Packages...), tool.Trixie...) {
+			if !packagePattern.MatchString(p) {
+				t.Errorf("%s: %q is not a package name", tool.Seed, p)
+			}
+		}
+	}
+}
+
+func TestToolsetTable(t *testing.T) {
+	table := ToolsetTable()
+	for _, line := range strings.Split(table, "\n") {
+		if len(line) > 79 {
+			t.Errorf("line longer than 79 columns: %q", line)
+		}
+	}
+	for _, want := range []string{
+		"\n  base-devel             build-essential ",
+		"\n  python-virtualenv      virtualenv python3-venv\n",
+		"\n  rustup                 -\n",
+		"\n  eza                    exa\n",
+		"VIRTDEV_PACKAGES adds to the list",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
 }
@@ -264,10 +349,10 @@ func TestFiles(t *testing.T) {
 		"/etc/systemd/system/virtdev-ssh-host-key.service":                {"ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key", "-t ed25519", "WantedBy=ssh.service"},
 		"/etc/sudoers.d/dev":                                              {"dev ALL=(ALL:ALL) NOPASSWD: ALL"},
 		"/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf": {"--autologin dev"},
-		"/etc/vconsole.conf":                                              {"KEYMAP=de-latin1"},
 		"/etc/default/locale":                                             {"LANG=de_DE.UTF-8"},
 		"/etc/timezone":                                                   {"Europe/Berlin"},
 		"/etc/fstab":                                                      {"LABEL=home"},
+		"/etc/systemd/system/virtdev-keymap.service":                      {"EnvironmentFile=/etc/vconsole.conf", "ExecStart=/bin/loadkeys -q -C /dev/tty1 $KEYMAP", "Before=getty-pre.target", "WantedBy=multi-user.target"},
 	}
 	for path, wants := range expect {
 		f, ok := files[path]
@@ -316,6 +401,10 @@ func TestScriptsAreValidShell(t *testing.T) {
 		"ln -sf '/usr/share/zoneinfo/Europe/Berlin' /etc/localtime",
 		"systemctl enable systemd-networkd.service systemd-resolved.service ssh.service",
 		"systemctl disable systemd-networkd-wait-online.service",
+		"virtdev-hostname.service virtdev-keymap.service serial-getty@ttyS0.service",
+		"keymap='de-latin1'\n",
+		"ln -sf /usr/bin/fdfind /usr/local/bin/fd\n",
+		"ln -sf /usr/bin/batcat /usr/local/bin/bat\n",
 	} {
 		if !strings.Contains(setup, want) {
 			t.Errorf("setup script lacks %q", want)
@@ -432,5 +521,106 @@ func TestReachable(t *testing.T) {
 	err := reachable(inner)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "a")+" is not searchable by others") {
 		t.Errorf("got %v, want %s named", err, filepath.Join(dir, "a"))
+	}
+}
+
+// The host's list of locales refuses, before the long build, a locale Debian
+// cannot generate; without the list, the guest's decides later.
+func TestCheckRefusesLocalesTheHostLacks(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "SUPPORTED")
+	os.WriteFile(list, []byte("de_DE.UTF-8 UTF-8\nde_DE ISO-8859-1\nen_US.UTF-8 UTF-8\n"), 0o644)
+	defer func(old string) { hostLocales = old }(hostLocales)
+	hostLocales = list
+	for locale, ok := range map[string]bool{
+		"de_DE.UTF-8": true, "de_DE": true, "C.UTF-8": true, "POSIX": true,
+		"xx_YY.UTF-8": false, "de_DE.utf8": false, "de_DE.UTF": false, "en_US.UTF-8@x": false,
+	} {
+		s := validSettings()
+		s.Locale = locale
+		err := s.Check()
+		var serr *SettingError
+		switch {
+		case ok && err != nil:
+			t.Errorf("%s: %v", locale, err)
+		case !ok && (!errors.As(err, &serr) || serr.Variable != "VIRTDEV_LOCALE"):
+			t.Errorf("%s: got %v, want VIRTDEV_LOCALE refused", locale, err)
+		case !ok && !strings.Contains(err.Error(), list):
+			t.Errorf("%s: the message does not name the list: %v", locale, err)
+		}
+	}
+	hostLocales = filepath.Join(t.TempDir(), "none")
+	s := validSettings()
+	s.Locale = "xx_YY.UTF-8"
+	if err := s.Check(); err != nil {
+		t.Errorf("without a host list: %v, want the guest's list to decide", err)
+	}
+}
+
+// The keymap part of the setup script runs for real, against a few keymap
+// files and a copy of systemd's table.
+func TestKeymapScript(t *testing.T) {
+	dir := t.TempDir()
+	keymaps := filepath.Join(dir, "keymaps")
+	for _, f := range []string{"i386/qwerty/us.kmap.gz", "i386/qwertz/de-latin1.kmap.gz", "i386/qwerty/uk.kmap.gz", "include/qwerty-layout.inc"} {
+		os.MkdirAll(filepath.Join(keymaps, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(keymaps, f), nil, 0o644)
+	}
+	table := filepath.Join(dir, "kbd-model-map")
+	os.WriteFile(table, []byte("# consolelayout\txlayout\txmodel\txvariant\txoptions\n"+
+		"sg\t\tch\tpc105\t\tde_nodeadkeys\tterminate:ctrl_alt_bksp\n"+
+		"uk\t\tgb\tpc105\t\t-\tterminate:ctrl_alt_bksp\n"+
+		"zz\t\tzz\tpc105\t\t-\t-\n"), 0o644)
+	vconsole := filepath.Join(dir, "vconsole.conf")
+	for keymap, want := range map[string]string{
+		"de-latin1":     "KEYMAP=de-latin1\n", // a console keymap
+		"gb":            "KEYMAP=uk\n",        // an X11 layout, and its console keymap
+		"ch":            "",                   // a layout whose keymap needs a variant
+		"zz":            "",                   // in the table, but no such keymap
+		"qq":            "",                   // neither
+		"qwerty":        "",                   // a directory, not a keymap
+		"qwerty-layout": "",                   // an include file, not a keymap
+	} {
+		os.Remove(vconsole)
+		script := scriptHeader + keymapScript(keymap)
+		script = strings.ReplaceAll(script, kbdModelMap, table)
+		script = strings.ReplaceAll(script, vconsoleConf, vconsole)
+		script = strings.ReplaceAll(script, keymapDir, keymaps)
+		cmd := exec.Command("sh", "-c", script)
+		var out strings.Builder
+		watch := &lineWatch{w: &out, prefix: settingRefused}
+		cmd.Stdout, cmd.Stderr = watch, watch
+		err := cmd.Run()
+		got, _ := os.ReadFile(vconsole)
+		if want != "" {
+			if err != nil || string(got) != want {
+				t.Errorf("%s: %v, vconsole.conf %q; want %q\n%s", keymap, err, got, want, out.String())
+			}
+			continue
+		}
+		if err == nil || len(got) != 0 || !watch.seen {
+			t.Errorf("%s: %v, vconsole.conf %q, refusal seen %v; want it refused\n%s", keymap, err, got, watch.seen, out.String())
+		}
+		if want := `VIRTDEV_KEYMAP="` + keymap + `" is not valid: `; !strings.HasPrefix(watch.rest, want) {
+			t.Errorf("%s: refusal %q, want it to start with %q", keymap, watch.rest, want)
+		}
+	}
+}
+
+// A refusal inside the new system reaches the build as the setting's own
+// message, however the output is split.
+func TestRefusalIsWatched(t *testing.T) {
+	script := scriptHeader + "echo installing\n" + refusal("VIRTDEV_TIMEZONE", "Mars/Olympus", "the new system has no /usr/share/zoneinfo/Mars/Olympus") + "\necho unreachable\n"
+	out, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err == nil || strings.Contains(string(out), "unreachable") {
+		t.Fatalf("the refusal did not stop the script: %v\n%s", err, out)
+	}
+	var log strings.Builder
+	watch := &lineWatch{w: &log, prefix: settingRefused}
+	for _, c := range out {
+		watch.Write([]byte{c})
+	}
+	want := `VIRTDEV_TIMEZONE="Mars/Olympus" is not valid: the new system has no /usr/share/zoneinfo/Mars/Olympus`
+	if !watch.seen || watch.rest != want || log.String() != string(out) {
+		t.Errorf("seen %v, rest %q, passed through %q; want %q and all the output", watch.seen, watch.rest, log.String(), want)
 	}
 }

@@ -46,8 +46,8 @@ func ParsePackages(r io.Reader) ([]string, error) {
 	return names, nil
 }
 
-// basePackages is what the contract needs on top of Debian's required set,
-// and nothing more: the guest should build and boot fast.
+// basePackages is what the contract needs on top of Debian's required set;
+// the developer toolset comes on top of it.
 var basePackages = []string{
 	"linux-image-amd64",
 	"initramfs-tools",
@@ -61,22 +61,25 @@ var basePackages = []string{
 	"sudo",
 	"rsync",
 	"systemd-boot-efi", // the boot loader binary, kept in the guest so maintenance can update it
+	"kbd",              // loadkeys, for VIRTDEV_KEYMAP: Debian's systemd has no systemd-vconsole-setup
+	"console-data",     // the keymaps loadkeys reads; Debian's kbd ships none
 }
 
-// AllPackages is everything mmdebstrap installs beyond the required set.
+// AllPackages is everything mmdebstrap installs beyond the required set:
+// the contract's packages, the toolset and VIRTDEV_PACKAGES, each once.
 func (s Settings) AllPackages() []string {
-	all := append([]string{}, basePackages...)
+	lists := [][]string{basePackages, nil, ToolsetPackages(s.Suite), s.Packages}
 	if s.needsLocales() {
-		all = append(all, "locales")
+		lists[1] = []string{"locales"}
 	}
+	var all []string
 	seen := map[string]bool{}
-	for _, p := range all {
-		seen[p] = true
-	}
-	for _, p := range s.Packages {
-		if !seen[p] {
-			seen[p] = true
-			all = append(all, p)
+	for _, list := range lists {
+		for _, p := range list {
+			if !seen[p] {
+				seen[p] = true
+				all = append(all, p)
+			}
 		}
 	}
 	return all

@@ -94,11 +94,14 @@ func newSuiteHome(t *testing.T, home func(root string) string) *suite {
 }
 
 // baseSettings pin everything the host would otherwise lend a new base, so
-// that a cached base is the one this host's settings would build.
+// that a cached base is the one this host's settings would build. They are
+// not the defaults, so that TestGuest sees them arrive, and they are spelled
+// as hosts spell them: the locale as glibc prints it, the keymap as a
+// Debian host's X11 layout.
 var baseSettings = []string{
-	"VIRTDEV_TIMEZONE=UTC",
-	"VIRTDEV_LOCALE=en_US.UTF-8",
-	"VIRTDEV_KEYMAP=us",
+	"VIRTDEV_TIMEZONE=Asia/Tokyo",
+	"VIRTDEV_LOCALE=en_GB.utf8",
+	"VIRTDEV_KEYMAP=gb",
 	"VIRTDEV_DNS=9.9.9.9",
 }
 

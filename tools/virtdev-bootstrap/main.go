@@ -84,7 +84,8 @@ locked, passwordless sudo, sshd accepting dev's public key only (its ed25519
 host key is generated on each machine's first boot), hostname from the fw_cfg
 item opt/virtdev/project, /home mounted by label, systemd-networkd (DHCP) and
 systemd-resolved, dbus and logind for the ACPI power button, autologin of dev
-on the serial console, bash, rsync and sudo.
+on the serial console, the time zone, locale and console keymap configured
+below, and the developer toolset listed at the end.
 
 Run it as an unprivileged user (the build maps the guest's users through your
 subordinate ids in /etc/subuid and /etc/subgid) or as root. The guest is
@@ -105,8 +106,9 @@ Environment:
   VIRTDEV_LOCALE            locale (default: the host's, else en_US.UTF-8)
   VIRTDEV_KEYMAP            console keymap (default: the host's, else us)
   VIRTDEV_DNS               resolvers for the guest (default: 9.9.9.9)
-  VIRTDEV_PACKAGES          file naming extra packages, separated by spaces or
-                            new lines; # starts a comment
+  VIRTDEV_PACKAGES          file naming packages to add to the toolset,
+                            separated by spaces or new lines; # starts a
+                            comment
   VIRTDEV_SCRIPT            script run as root inside the new system, after
                             the packages are installed
   VIRTDEV_SYSTEM_DISK_SIZE  system disk size (default: 24G)
@@ -128,7 +130,8 @@ Environment:
 		{N: exitScratch, Meaning: "a scratch directory, the result, or what an interrupted build or seal left could not be written, removed or put back"},
 		exitcode.Output, exitcode.Locked, exitcode.KeyMissing, exitcode.Config, exitcode.HomeUnusable,
 	},
-	Run: run,
+	Epilogue: guest.ToolsetTable,
+	Run:      run,
 }
 
 func main() { cli.Main(command) }
@@ -143,7 +146,7 @@ func run(env *cli.Env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	systemSize, homeSize, err := diskSizes(c)
+	system, home, err := disks(c)
 	if err != nil {
 		return err
 	}
@@ -178,7 +181,7 @@ func run(env *cli.Env, _ []string) error {
 
 	build.Settings = settings
 	build.NVRAM = fw.Vars
-	build.SystemSize, build.HomeSize = systemSize, homeSize
+	build.System, build.Home = system, home
 	build.Stage, build.Log = env.Stagef, env.Stderr
 	if err := build.Run(env.Ctx); err != nil {
 		return buildError(env.Ctx, err)
@@ -218,7 +221,7 @@ func readSettings(c *config.Config, l layout.Layout) (guest.Settings, error) {
 		Timezone: c.Timezone(),
 		Locale:   c.Locale(),
 		Keymap:   c.Keymap(),
-		DNS:      strings.Fields(c.DNS),
+		DNS:      c.DNS,
 		Script:   c.Script,
 	}
 	if err := s.Check(); err != nil {
@@ -262,25 +265,20 @@ func readSettings(c *config.Config, l layout.Layout) (guest.Settings, error) {
 	return s, nil
 }
 
-func diskSizes(c *config.Config) (system, home int64, err error) {
-	for _, d := range []struct {
-		variable, value string
-		size            *int64
-		check           func(int64) (guest.Disk, error)
-	}{
-		{"VIRTDEV_SYSTEM_DISK_SIZE", c.SystemDiskSize, &system, guest.SystemDisk},
-		{"VIRTDEV_HOME_DISK_SIZE", c.HomeDiskSize, &home, guest.HomeDisk},
-	} {
-		n, err := guest.ParseSize(d.value)
-		if err == nil {
-			_, err = d.check(n)
-		}
-		if err != nil {
-			return 0, 0, cli.Errorf(exitcode.Config.N, "%s=%s: %s\nSet a larger size or unset it to use the default.", d.variable, d.value, err)
-		}
-		*d.size = n
+// disks lays the two disks out, refusing sizes too small for their
+// partitions.
+func disks(c *config.Config) (system, home guest.Disk, err error) {
+	if system, err = guest.SystemDisk(int64(c.SystemDiskSize)); err != nil {
+		return system, home, diskError("VIRTDEV_SYSTEM_DISK_SIZE", c.SystemDiskSize, err)
+	}
+	if home, err = guest.HomeDisk(int64(c.HomeDiskSize)); err != nil {
+		return system, home, diskError("VIRTDEV_HOME_DISK_SIZE", c.HomeDiskSize, err)
 	}
 	return system, home, nil
+}
+
+func diskError(variable string, size config.Size, err error) error {
+	return cli.Errorf(exitcode.Config.N, "%s=%s: %s\nSet a larger size or unset it to use the default.", variable, size, err)
 }
 
 func checkSubordinateIDs() error {
@@ -315,6 +313,8 @@ func buildError(ctx context.Context, err error) error {
 			code = exitScriptFailed
 		case guest.StepScratch, guest.StepInstall:
 			code = exitScratch
+		case guest.StepSettings:
+			code = exitcode.Config.N
 		}
 	case left != nil:
 		code = exitScratch
