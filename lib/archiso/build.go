@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,14 +64,15 @@ func (e *WorkDirError) Error() string {
 		"Remove it (its files belong to root): sudo rm -rf %s", e.Path, guest.Quote(e.Path))
 }
 
-// MkarchisoError is mkarchiso failing, or being stopped.
+// MkarchisoError is mkarchiso failing, or being stopped once it had
+// started work (Err is then the context's error).
 type MkarchisoError struct {
 	Err  error
 	Work string // kept for inspection
 }
 
 func (e *MkarchisoError) Error() string {
-	return fmt.Sprintf("mkarchiso failed (%v); its output is above\n"+
+	return fmt.Sprintf("mkarchiso did not finish (%v); its output is above\n"+
 		"Its work directory %s is kept for inspection; remove it before the next build: sudo rm -rf %s",
 		e.Err, e.Work, guest.Quote(e.Work))
 }
@@ -92,19 +94,19 @@ func (e *OutputError) Error() string {
 type Build struct {
 	Settings Settings
 	Override string // VIRTDEV_ISO_PROFILE: a profile directory to use instead of virtdev's own
-	Cache    string // VIRTDEV_CACHE: the rendered profile is made here
-	Work     string // mkarchiso's work directory, which must not exist
+	Profile  string // where the profile is rendered (layout.ISOProfile); replaced, then removed
+	Work     string // mkarchiso's work directory (layout.ISOWork), which must not exist
 	ISO      string // VIRTDEV_ISO: where the image goes
 	Tools    Tools
 	Stage    func(format string, args ...any)
 	Log      io.Writer // mkarchiso's own output
 }
 
-// Args is the command that builds the ISO from a rendered profile into
-// out. -r removes the work directory once the image is made, so that only
-// a failed build leaves it.
-func (b Build) Args(profile, out string) []string {
-	args := []string{b.Tools.Mkarchiso, "-v", "-r", "-w", b.Work, "-o", out, profile}
+// Args is the command that builds the ISO from the rendered profile into
+// the directory out. -r removes the work directory once the image is made,
+// so that only a build that did not finish leaves it.
+func (b Build) Args(out string) []string {
+	args := []string{b.Tools.Mkarchiso, "-v", "-r", "-w", b.Work, "-o", out, b.Profile}
 	if b.Tools.Sudo != "" {
 		args = append([]string{b.Tools.Sudo, "--"}, args...)
 	}
@@ -123,21 +125,23 @@ func (b Build) Run(ctx context.Context) (err error) {
 	if _, err := os.Lstat(b.Work); err == nil {
 		return &WorkDirError{b.Work}
 	}
-	if err := os.MkdirAll(b.Cache, 0o755); err != nil {
-		return err
+	if b.Override != "" && within(b.Override, b.Profile) {
+		return &ProfileError{b.Override, fmt.Errorf("it is inside %s, which every build replaces with the rendered profile; copy it elsewhere", b.Profile)}
 	}
-	scratch, err := os.MkdirTemp(b.Cache, "profile-")
-	if err != nil {
-		return err
+	// What is there is the rendered copy an interrupted build left.
+	if err := os.RemoveAll(b.Profile); err != nil {
+		return &ProfileError{b.Profile, err}
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(scratch)) }()
-	profile := filepath.Join(scratch, "profile")
+	if err := os.MkdirAll(filepath.Dir(b.Profile), 0o755); err != nil {
+		return &ProfileError{b.Profile, err}
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(b.Profile)) }()
 	source := "virtdev's own profile"
 	if b.Override != "" {
 		source = b.Override
 	}
-	b.Stage("Rendering %s into %s", source, profile)
-	if err := Render(profile, b.Override, b.Settings); err != nil {
+	b.Stage("Rendering %s into %s", source, b.Profile)
+	if err := Render(b.Profile, b.Override, b.Settings); err != nil {
 		return err
 	}
 
@@ -157,7 +161,7 @@ func (b Build) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, os.RemoveAll(out))
 		}
 	}()
-	args := b.Args(profile, out)
+	args := b.Args(out)
 	b.Stage("Building the ISO with mkarchiso (work directory %s)", b.Work)
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = b.Log, b.Log
@@ -167,7 +171,10 @@ func (b Build) Run(ctx context.Context) (err error) {
 	cmd.WaitDelay = time.Minute
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		if _, serr := os.Lstat(b.Work); serr != nil && ctx.Err() != nil {
+			return err // stopped before it made anything
 		}
 		return &MkarchisoError{err, b.Work}
 	}
@@ -183,4 +190,17 @@ func (b Build) Run(ctx context.Context) (err error) {
 	}
 	b.Stage("Built %s", b.ISO)
 	return nil
+}
+
+// within reports whether path is dir or lies below it, symbolic links
+// resolved as far as they exist.
+func within(path, dir string) bool {
+	resolve := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return filepath.Clean(p)
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

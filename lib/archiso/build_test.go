@@ -59,7 +59,7 @@ func newFixture(t *testing.T, behaviour string) *fixture {
 	cache := filepath.Join(root, "cache")
 	f.build = Build{
 		Settings: testSettings(),
-		Cache:    cache,
+		Profile:  filepath.Join(cache, "profile"),
 		Work:     filepath.Join(cache, "work"),
 		ISO:      filepath.Join(cache, "virtdev.iso"),
 		Tools:    Tools{Mkarchiso: bin},
@@ -72,7 +72,7 @@ func newFixture(t *testing.T, behaviour string) *fixture {
 // leftovers lists what a build left in the cache besides the ISO.
 func leftovers(t *testing.T, b Build) []string {
 	t.Helper()
-	entries, err := os.ReadDir(b.Cache)
+	entries, err := os.ReadDir(filepath.Dir(b.Profile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func leftovers(t *testing.T, b Build) []string {
 
 func TestBuild(t *testing.T) {
 	f := newFixture(t, "ok")
-	if err := os.MkdirAll(f.build.Cache, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(f.build.ISO), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(f.build.ISO, []byte("old\n"), 0o644); err != nil {
@@ -101,7 +101,7 @@ func TestBuild(t *testing.T) {
 	}
 	args := strings.Split(strings.TrimSpace(read(t, f.log)), "\n")
 	if len(args) != 7 || !slices.Equal(args[:4], []string{"-v", "-r", "-w", f.build.Work}) || args[4] != "-o" ||
-		filepath.Dir(args[5]) != f.build.Cache || filepath.Dir(filepath.Dir(args[6])) != f.build.Cache {
+		filepath.Dir(args[5]) != filepath.Dir(f.build.ISO) || args[6] != f.build.Profile {
 		t.Errorf("mkarchiso arguments: %q", args)
 	}
 	if left := leftovers(t, f.build); len(left) != 0 {
@@ -113,20 +113,20 @@ func TestBuild(t *testing.T) {
 }
 
 func TestBuildArgsWithSudo(t *testing.T) {
-	b := Build{Work: "/c/work", Tools: Tools{Mkarchiso: "/usr/bin/mkarchiso", Sudo: "/usr/bin/sudo"}}
+	b := Build{Profile: "/c/profile", Work: "/c/work", Tools: Tools{Mkarchiso: "/usr/bin/mkarchiso", Sudo: "/usr/bin/sudo"}}
 	want := []string{"/usr/bin/sudo", "--", "/usr/bin/mkarchiso", "-v", "-r", "-w", "/c/work", "-o", "/c/out", "/c/profile"}
-	if got := b.Args("/c/profile", "/c/out"); !slices.Equal(got, want) {
+	if got := b.Args("/c/out"); !slices.Equal(got, want) {
 		t.Errorf("Args = %q, want %q", got, want)
 	}
 	b.Tools.Sudo = ""
-	if got := b.Args("/c/profile", "/c/out"); !slices.Equal(got, want[2:]) {
+	if got := b.Args("/c/out"); !slices.Equal(got, want[2:]) {
 		t.Errorf("Args as root = %q, want %q", got, want[2:])
 	}
 }
 
 func TestBuildMkarchisoFails(t *testing.T) {
 	f := newFixture(t, "fail")
-	if err := os.MkdirAll(f.build.Cache, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(f.build.ISO), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(f.build.ISO, []byte("old\n"), 0o644); err != nil {
@@ -200,8 +200,10 @@ func TestBuildCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
-	if err := f.build.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Run = %v, want the context's error", err)
+	err := f.build.Run(ctx)
+	var merr *MkarchisoError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &merr) {
+		t.Fatalf("Run = %v, want the context's error and the work directory named", err)
 	}
 	if d := time.Since(begin); d > 10*time.Second {
 		t.Errorf("cancelling took %s", d)
@@ -235,5 +237,38 @@ func TestFindTools(t *testing.T) {
 	}
 	if tools, err := FindTools(1000); err != nil || tools.Sudo != filepath.Join(bin, "sudo") {
 		t.Errorf("FindTools as a user = %+v, %v", tools, err)
+	}
+}
+
+// A rendered profile an interrupted build left is replaced; a profile of
+// one's own inside that directory is refused rather than removed.
+func TestBuildRenderedProfileDirectory(t *testing.T) {
+	f := newFixture(t, "ok")
+	stale := filepath.Join(f.build.Profile, "airootfs", "stale")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.build.Run(context.Background()); err != nil {
+		t.Fatalf("Run over a leftover profile: %v", err)
+	}
+	if _, err := os.Stat(f.build.Profile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the rendered profile was not removed: %v", err)
+	}
+
+	own := filepath.Join(f.build.Profile, "mine")
+	if err := os.MkdirAll(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "profiledef.sh"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.build.Override = own
+	err := f.build.Run(context.Background())
+	var perr *ProfileError
+	if !errors.As(err, &perr) || !strings.Contains(err.Error(), "copy it elsewhere") {
+		t.Fatalf("Run with VIRTDEV_ISO_PROFILE inside the rendered profile = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(own, "profiledef.sh")); err != nil {
+		t.Errorf("the user's profile was touched: %v", err)
 	}
 }
