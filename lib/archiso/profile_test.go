@@ -487,3 +487,31 @@ func TestShellcheck(t *testing.T) {
 		}
 	}
 }
+
+// Every unit file of the profile parses: a misspelt key is ignored by
+// systemd at boot, silently, but not here. The commands they run exist
+// only in the guest, which is all systemd-analyze may object to.
+func TestUnitsVerify(t *testing.T) {
+	analyze := testhost.Tool(t, "systemd-analyze", "systemd")
+	dir := render(t, "", testSettings())
+	units, err := filepath.Glob(filepath.Join(dir, "airootfs/etc/systemd/system/*.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := filepath.Glob(filepath.Join(dir, "airootfs/usr/local/share/virtdev/system/etc/systemd/system/*.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	units = append(units, more...)
+	if len(units) != 3 {
+		t.Fatalf("found the units %q, want the installer's, the host key's and the hostname's", units)
+	}
+	for _, unit := range units {
+		out, _ := exec.Command(analyze, "verify", "--man=no", unit).CombinedOutput()
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if line != "" && !strings.Contains(line, "is not executable") {
+				t.Errorf("%s: %s", filepath.Base(unit), line)
+			}
+		}
+	}
+}
