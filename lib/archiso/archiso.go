@@ -44,7 +44,7 @@ var packagePattern = regexp.MustCompile(`^[a-z0-9@_+][a-z0-9@._+-]*$`)
 // base; package names follow Arch's.
 func (s Settings) Check() error {
 	if _, err := guest.ParsePublicKey([]byte(s.PublicKey)); err != nil {
-		return &guest.SettingError{Variable: "the public key", Value: s.PublicKey, Want: err.Error()}
+		return &KeyError{s.PublicKey, err}
 	}
 	shared := guest.Settings{Suite: guest.DefaultSuite, Timezone: s.Timezone, Locale: s.Locale, Keymap: s.Keymap, DNS: s.DNS}
 	if err := shared.Check(); err != nil {
@@ -85,6 +85,17 @@ type KeyMissingError struct{ Path string }
 func (e *KeyMissingError) Error() string {
 	return fmt.Sprintf("no virtdev public key at %s\nCreate the key pair with: virtdev-key", e.Path)
 }
+
+// KeyError is a public key that is not one authorized_keys line.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("the public key %q is not usable: %v", e.Key, e.Err)
+}
+func (e *KeyError) Unwrap() error { return e.Err }
 
 // InputError is a file named by the settings (the public key,
 // VIRTDEV_PACKAGES or VIRTDEV_SCRIPT) that cannot be used.

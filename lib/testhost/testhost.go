@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// Required reports whether missing tools fail tests instead of skipping
+// required reports whether missing tools fail tests instead of skipping
 // them.
-func Required() bool {
+func required() bool {
 	return os.Getenv("CI") != "" || os.Getenv("VIRTDEV_REQUIRE_TOOLS") == "1"
 }
 
@@ -33,7 +33,7 @@ func Tool(t testing.TB, program, pkg string) string {
 			return p
 		}
 	}
-	if Required() {
+	if required() {
 		t.Fatalf("%s is not installed (Debian package %s; .ci/packages lists it)", program, pkg)
 	}
 	t.Skipf("%s is not installed (Debian: apt install %s)", program, pkg)
