@@ -16,23 +16,31 @@ var packagePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?([=/
 type PackageError struct {
 	Line int
 	Word string
+	Want string // what a name looks like, such as "a Debian package name"
 }
 
 func (e *PackageError) Error() string {
-	return fmt.Sprintf("line %d: %q is not a Debian package name", e.Line, e.Word)
+	return fmt.Sprintf("line %d: %q is not %s", e.Line, e.Word, e.Want)
 }
 
-// ParsePackages reads a package list: names separated by spaces or new
-// lines, with everything after a # ignored. Duplicates are dropped.
+// ParsePackages reads a list of Debian packages (see ParseNames).
 func ParsePackages(r io.Reader) ([]string, error) {
+	return ParseNames(r, packagePattern, "a Debian package name")
+}
+
+// ParseNames reads a package list: names separated by spaces or new lines,
+// with everything after a # ignored, each matching pattern; want says what
+// a name looks like. Duplicates are dropped. The Arch base reads its lists
+// with it too.
+func ParseNames(r io.Reader, pattern *regexp.Regexp, want string) ([]string, error) {
 	var names []string
 	seen := map[string]bool{}
 	scanner := bufio.NewScanner(r)
 	for line := 1; scanner.Scan(); line++ {
 		text, _, _ := strings.Cut(scanner.Text(), "#")
 		for _, word := range strings.Fields(text) {
-			if !packagePattern.MatchString(word) {
-				return nil, &PackageError{line, word}
+			if !pattern.MatchString(word) {
+				return nil, &PackageError{line, word, want}
 			}
 			if !seen[word] {
 				seen[word] = true

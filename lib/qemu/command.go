@@ -40,24 +40,8 @@ type Command struct {
 
 // Args is the full argv, program first.
 func (c Command) Args() []string {
-	args := []string{c.Binary,
-		"-name", "virtdev-" + c.Name,
-		// No default devices (VGA, NIC, CD-ROM, parallel port, HMP
-		// monitor on stdio): everything the machine has is listed here.
-		"-nodefaults",
-		"-no-user-config",
-		"-display", "none",
-		"-machine", "q35",
-		"-accel", c.Accel,
-	}
-	if c.Accel == KVM {
-		args = append(args, "-cpu", c.CPU)
-	}
+	args := machineArgs(c.Binary, "virtdev-"+c.Name, c.Accel, c.CPU, c.MemoryMB, c.CPUs, c.FirmwareCode, c.NVRAM)
 	args = append(args,
-		"-m", strconv.Itoa(c.MemoryMB),
-		"-smp", strconv.Itoa(c.CPUs),
-		"-drive", "if=pflash,format=raw,readonly=on,file="+escape(c.FirmwareCode),
-		"-drive", "if=pflash,format=raw,file="+escape(c.NVRAM),
 		// The system disk is the only boot device, so the firmware goes
 		// straight to it instead of trying the network first.
 		"-drive", "if=none,id=system,format=qcow2,discard=unmap,file="+escape(c.SystemImage),
@@ -91,6 +75,31 @@ func (c Command) Args() []string {
 		"-fw_cfg", "name="+fwcfg.ProjectName+",string="+escape(c.Name),
 	)
 	return args
+}
+
+// machineArgs starts the command line of every virtdev machine: its name,
+// the accelerator, memory and CPUs, and the UEFI firmware with the
+// machine's own variable store.
+func machineArgs(binary, name, accel, cpu string, memoryMB, cpus int, firmwareCode, nvram string) []string {
+	args := []string{binary,
+		"-name", name,
+		// No default devices (VGA, NIC, CD-ROM, parallel port, HMP
+		// monitor on stdio): everything the machine has is listed here.
+		"-nodefaults",
+		"-no-user-config",
+		"-display", "none",
+		"-machine", "q35",
+		"-accel", accel,
+	}
+	if accel == KVM {
+		args = append(args, "-cpu", cpu)
+	}
+	return append(args,
+		"-m", strconv.Itoa(memoryMB),
+		"-smp", strconv.Itoa(cpus),
+		"-drive", "if=pflash,format=raw,readonly=on,file="+escape(firmwareCode),
+		"-drive", "if=pflash,format=raw,file="+escape(nvram),
+	)
 }
 
 // escape protects a value inside a QEMU option list, where a comma would

@@ -22,9 +22,12 @@ import (
 
 // The test binary is also a stand-in QEMU (FAKE_QEMU names its behaviour)
 // and a stand-in supervisor (FAKE_SUPERVISOR), both working in the
-// current directory as in a machine's unit.
+// current directory as in a machine's unit, and a stand-in QEMU running an
+// installer (see fakeInstaller).
 func TestMain(m *testing.M) {
 	switch {
+	case os.Getenv(fakeQEMUVariable) != "":
+		os.Exit(fakeInstaller(os.Getenv(fakeQEMUVariable), os.Args[1:]))
 	case os.Getenv("FAKE_QEMU") != "":
 		fakeQEMUMain(os.Getenv("FAKE_QEMU"))
 	case os.Getenv("FAKE_SUPERVISOR") != "":
