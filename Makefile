@@ -8,7 +8,8 @@
 #   make test-all        the fast tests, then the real-guest suite
 #   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
 #                        shell completions (make uninstall removes them)
-#   make dist-check      the packaging checks: install layout, man pages
+#   make dist-check      the packaging checks: install layout, man pages,
+#                        Nix flake (offline)
 #   make demo            from nothing to a command run in a new VM
 
 PREFIX     ?= /usr/local
@@ -30,7 +31,7 @@ PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
 
 .PHONY: all build test e2e check test-all install uninstall man docs clean demo bench \
-	dist-check install-check man-check
+	dist-check install-check man-check flake-check
 
 all: build
 
@@ -105,13 +106,16 @@ uninstall:
 
 # The packaging checks, one script each in packaging/checks (which says what
 # each verifies and needs).
-dist-check: install-check man-check
+dist-check: install-check man-check flake-check
 
 install-check: build man
 	packaging/checks/install
 
 man-check: man
 	packaging/checks/man
+
+flake-check:
+	packaging/checks/flake
 
 demo:
 	./scripts/demo
