@@ -9,7 +9,8 @@
 #   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
 #                        shell completions (make uninstall removes them)
 #   make dist-check      the packaging checks: install layout, man pages,
-#                        Nix flake (offline)
+#                        Nix flake (offline), AUR package (makepkg, as an
+#                        unprivileged user)
 #   make demo            from nothing to a command run in a new VM
 
 PREFIX     ?= /usr/local
@@ -31,7 +32,7 @@ PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
 
 .PHONY: all build test e2e check test-all install uninstall man docs clean demo bench \
-	dist-check install-check man-check flake-check
+	dist-check install-check man-check flake-check aur-check
 
 all: build
 
@@ -106,7 +107,7 @@ uninstall:
 
 # The packaging checks, one script each in packaging/checks (which says what
 # each verifies and needs).
-dist-check: install-check man-check flake-check
+dist-check: install-check man-check flake-check aur-check
 
 install-check: build man
 	packaging/checks/install
@@ -116,6 +117,9 @@ man-check: man
 
 flake-check:
 	packaging/checks/flake
+
+aur-check:
+	packaging/checks/aur
 
 demo:
 	./scripts/demo
