@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The installed layout, shared by the install and AUR checks (sourced).
 #
 # Both list a tree one entry a line: "MODE PATH" for a file, "link PATH ->
