@@ -8,7 +8,10 @@
 #   make check           go vet, the man pages (scdoc) and the fast tests
 #   make test-all        the fast tests, then the real-guest suite
 #   make install         PREFIX=/usr/local DESTDIR= : programs, man pages,
-#                        shell completions
+#                        shell completions (make uninstall removes them)
+#   make dist-check      the packaging checks: install layout, man pages,
+#                        Nix flake (offline), AUR package (makepkg, as an
+#                        unprivileged user)
 #   make demo            from nothing to a command run in a new VM
 
 PREFIX     ?= /usr/local
@@ -31,7 +34,8 @@ E2E_RUN    ?= .
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
 
-.PHONY: all build test e2e check test-all install uninstall man docs clean demo bench
+.PHONY: all build test e2e check test-all install uninstall man docs clean demo bench \
+	dist-check install-check man-check flake-check aur-check
 
 all: build
 
@@ -105,6 +109,22 @@ uninstall:
 	done
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/virtdev $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROGRAMS))
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_virtdev $(addprefix $(DESTDIR)$(FISHCOMPDIR)/,$(addsuffix .fish,$(PROGRAMS)))
+
+# The packaging checks, one script each in packaging/checks (which says what
+# each verifies and needs).
+dist-check: install-check man-check flake-check aur-check
+
+install-check: build man
+	packaging/checks/install
+
+man-check: man
+	packaging/checks/man
+
+flake-check:
+	packaging/checks/flake
+
+aur-check:
+	packaging/checks/aur
 
 demo:
 	./scripts/demo
