@@ -24,6 +24,9 @@ GO       ?= go
 # GOFLAGS: the go command reads that variable from the environment itself.)
 BUILDFLAGS ?= -trimpath -buildvcs=false
 E2E_TIMEOUT ?= 80m
+# E2E_RUN narrows the real-guest suite to the tests matching a regular
+# expression, e.g. make e2e E2E_RUN=TestNetworkZones
+E2E_RUN ?=
 
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))
@@ -44,7 +47,7 @@ test:
 # run as an unprivileged user who has no Go module cache of their own.
 e2e: build
 	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
-	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT)
+	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) $(if $(E2E_RUN),-test.run '$(E2E_RUN)')
 
 check:
 	cd lib && $(GO) vet ./...
