@@ -9,6 +9,8 @@
 // and only after the machine's egress.Policy has allowed the address being
 // dialled; DNS answers the zone would refuse are dropped before the guest
 // sees them. The SSH forward goes the other way and works in every zone.
+// ICMP never leaves: gVisor answers the guest's echo requests itself, for
+// any address, so a ping says nothing about what the guest can reach.
 //
 // The guest sees:
 //

@@ -61,6 +61,7 @@ zone allows the address dialled:
   full  everything; 192.168.127.1 and .254 reach the host's 127.0.0.1
 DNS answers the zone would refuse are left out; zone none answers none.
 Refused connections are reported on stderr, once a minute per destination.
+No ICMP leaves: the network answers every ping itself, whatever the zone.
 
 Exit codes:
   QEMU's  QEMU's exit status, or death by the signal that killed QEMU
