@@ -28,8 +28,9 @@ GO       ?= go
 # GOFLAGS: the go command reads that variable from the environment itself.)
 BUILDFLAGS ?= -trimpath -buildvcs=false
 E2E_TIMEOUT ?= 80m
-# E2E_RUN picks end-to-end tests by name (go test -run syntax).
-E2E_RUN    ?= .
+# E2E_RUN narrows the real-guest suite to the tests matching a regular
+# expression, e.g. make e2e E2E_RUN=TestNetworkZones
+E2E_RUN ?=
 
 PROGRAMS := $(notdir $(wildcard tools/virtdev tools/virtdev-*))
 MANPAGES := $(patsubst %.scd,%,$(wildcard man/*.scd))

@@ -344,6 +344,17 @@ _virtdev_spec_move() {
     passthrough=0
 }
 # <<< virtdev-move
+# >>> virtdev-net
+_virtdev_spec_net() {
+    options=(--net= --ssh-port= --color= -h --help)
+    valued=' --net --ssh-port '
+    choices=([--color]='yes no auto')
+    args=(text)
+    values=()
+    rest=text
+    passthrough=1
+}
+# <<< virtdev-net
 # >>> virtdev-nuke
 _virtdev_spec_nuke() {
     options=(-y --yes --color= -h --help)

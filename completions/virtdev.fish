@@ -236,6 +236,15 @@ complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-move
+# >>> virtdev-net
+set -g __virtdev_valued_net --net --ssh-port
+set -g __virtdev_passthrough_net 1
+complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -f
+complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l net -x -d 'network zone: none, wan or full'
+complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l ssh-port -x -d 'port on 127.0.0.1 forwarded to the guest\'s SSH server'
+complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-net
 # >>> virtdev-nuke
 set -g __virtdev_valued_nuke 
 set -g __virtdev_passthrough_nuke 0

@@ -38,14 +38,14 @@ type result struct {
 	code           int
 }
 
-func newSuite(t *testing.T) *suite {
+func newSuite(t testing.TB) *suite {
 	t.Helper()
 	return newSuiteHome(t, func(root string) string { return filepath.Join(root, "data") })
 }
 
 // newSuiteHome is newSuite with VIRTDEV_HOME where home says, in the
 // suite's directory.
-func newSuiteHome(t *testing.T, home func(root string) string) *suite {
+func newSuiteHome(t testing.TB, home func(root string) string) *suite {
 	t.Helper()
 	bin := os.Getenv("VIRTDEV_BIN")
 	if bin == "" {
@@ -106,7 +106,7 @@ var baseSettings = []string{
 }
 
 // stopAll stops every project of the suite that still runs.
-func (s *suite) stopAll(t *testing.T) {
+func (s *suite) stopAll(t testing.TB) {
 	entries, _ := os.ReadDir(filepath.Join(s.home, "projects"))
 	for _, e := range entries {
 		if _, err := os.Stat(filepath.Join(s.home, "projects", e.Name(), "port")); err == nil {
@@ -138,7 +138,7 @@ func (s *suite) with(vars ...string) *suite {
 }
 
 // run runs a virtdev program and returns what it printed and its status.
-func (s *suite) run(t *testing.T, timeout time.Duration, program string, args ...string) result {
+func (s *suite) run(t testing.TB, timeout time.Duration, program string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -165,7 +165,7 @@ func (s *suite) run(t *testing.T, timeout time.Duration, program string, args ..
 }
 
 // ok runs a program that must succeed and returns its stdout.
-func (s *suite) ok(t *testing.T, timeout time.Duration, program string, args ...string) string {
+func (s *suite) ok(t testing.TB, timeout time.Duration, program string, args ...string) string {
 	t.Helper()
 	r := s.run(t, timeout, program, args...)
 	if r.code != 0 {
@@ -176,7 +176,7 @@ func (s *suite) ok(t *testing.T, timeout time.Duration, program string, args ...
 
 // refuses runs a program that must fail with code, print nothing on stdout,
 // and say something matching want on stderr.
-func (s *suite) refuses(t *testing.T, code int, want string, program string, args ...string) {
+func (s *suite) refuses(t testing.TB, code int, want string, program string, args ...string) {
 	t.Helper()
 	r := s.run(t, 2*time.Minute, program, args...)
 	if r.code != code {
@@ -191,13 +191,13 @@ func (s *suite) refuses(t *testing.T, code int, want string, program string, arg
 }
 
 // path asks virtdev-path where a resource is.
-func (s *suite) path(t *testing.T, project string, resource ...string) string {
+func (s *suite) path(t testing.TB, project string, resource ...string) string {
 	t.Helper()
 	return strings.TrimSpace(s.ok(t, time.Minute, "virtdev-path", append([]string{project}, resource...)...))
 }
 
 type testLog struct {
-	t       *testing.T
+	t       testing.TB
 	program string
 }
 
@@ -213,7 +213,7 @@ func (l testLog) Write(p []byte) (int, error) {
 // otherwise by running virtdev-key and virtdev-bootstrap and caching the
 // result. The cache key is the binary itself, so any change to how bases
 // are built (lib/guest, its embedded files, the package list) rebuilds.
-func (s *suite) installation(t *testing.T) {
+func (s *suite) installation(t testing.TB) {
 	t.Helper()
 	cacheRoot := os.Getenv("VIRTDEV_E2E_CACHE")
 	if cacheRoot == "" {
@@ -330,7 +330,7 @@ func copyFile(src, dst string, mode os.FileMode) error {
 }
 
 // checksums fingerprints every file of a directory.
-func checksums(t *testing.T, dir string) map[string]string {
+func checksums(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	sums := map[string]string{}
 	entries, err := os.ReadDir(dir)
