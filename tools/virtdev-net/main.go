@@ -35,10 +35,10 @@ type options struct {
 var opts options
 
 var command = cli.Command{
-	Name:        "virtdev-net",
-	Group:       cli.Internal,
-	Summary:     "Run a machine's QEMU behind a network that keeps to its zone.",
-	Args:        []cli.Arg{{Name: "qemu", Kind: cli.ArgText}, {Name: "qemu-options", Kind: cli.ArgText, Optional: true, Repeat: true}},
+	Name:    "virtdev-net",
+	Group:   cli.Internal,
+	Summary: "Run a machine's QEMU behind a network that keeps to its zone.",
+	Args:    []cli.Arg{{Name: "qemu", Kind: cli.ArgText}, {Name: "qemu-options", Kind: cli.ArgText, Optional: true, Repeat: true}},
 	Codes: []exitcode.Code{
 		{N: exitPort, Meaning: "the SSH port cannot be listened on (in use)"},
 		{N: exitStart, Meaning: "QEMU cannot be started"},
