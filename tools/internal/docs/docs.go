@@ -171,6 +171,9 @@ func indented(text string) string {
 		}
 		if line.Len() > 0 {
 			line.WriteByte(' ')
+		} else if strings.HasPrefix(word, "-") || strings.HasPrefix(word, ".") {
+			// scdoc would read a list item.
+			line.WriteByte('\\')
 		}
 		line.WriteString(word)
 	}
