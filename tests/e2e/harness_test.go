@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,6 +47,13 @@ func newSuite(t testing.TB) *suite {
 // newSuiteHome is newSuite with VIRTDEV_HOME where home says, in the
 // suite's directory.
 func newSuiteHome(t testing.TB, home func(root string) string) *suite {
+	t.Helper()
+	return newSuiteWith(t, home, true)
+}
+
+// newSuiteWith makes a suite; owned ties its end (its machines stopped,
+// its directory removed unless the test failed) to the end of t.
+func newSuiteWith(t testing.TB, home func(root string) string, owned bool) *suite {
 	t.Helper()
 	bin := os.Getenv("VIRTDEV_BIN")
 	if bin == "" {
@@ -80,6 +88,9 @@ func newSuiteHome(t testing.TB, home func(root string) string) *suite {
 		"NO_COLOR=1",
 	)
 	s.env = append(s.env, baseSettings...)
+	if !owned {
+		return s
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("kept for inspection: %s", root)
@@ -358,3 +369,83 @@ func sameSums(a, b map[string]string) error {
 	}
 	return nil
 }
+
+// The shared machine: one suite with a sealed base and one booted project
+// that every test needing only "a running machine" uses, in turn. A boot
+// is the suite's most expensive step (20 to 60 seconds under TCG) and the
+// CI budget allows few, so a test boots its own machine only when the boot
+// itself, or something no other test may see (a stop, a destroy, another
+// base), is what it checks. A test using the shared machine leaves it
+// running and as it found it: it works in a directory of its own under
+// /home/dev and removes what it configured.
+var shared struct {
+	sync.Mutex
+	s       *suite
+	project string
+	failed  bool // set up once and failed: later tests fail at once
+}
+
+// sharedProject is the shared machine's project name.
+const sharedProject = "e2e-shared"
+
+// sharedMachine returns the shared suite and its running project, booting
+// it on first use.
+func sharedMachine(t *testing.T) (*suite, string) {
+	t.Helper()
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.failed {
+		t.Fatal("the shared machine could not be set up (see the first test that asked for it)")
+	}
+	if shared.s != nil {
+		if _, err := os.Stat(shared.s.path(t, sharedProject, "port")); err != nil {
+			t.Fatalf("an earlier test left the shared machine stopped: %v", err)
+		}
+		return shared.s, sharedProject
+	}
+	shared.failed = true
+	s := newSuiteLasting(t)
+	s.installation(t)
+	s.ok(t, time.Minute, "virtdev-seal")
+	s.ok(t, time.Minute, "virtdev-create", sharedProject)
+	booted := time.Now()
+	s.ok(t, time.Minute, "virtdev-start", sharedProject)
+	s.ok(t, 6*time.Minute, "virtdev-wait", sharedProject)
+	t.Logf("FIGURE boot to SSH (shared machine): %s", time.Since(booted).Round(100*time.Millisecond))
+	shared.s, shared.project, shared.failed = s, sharedProject, false
+	return s, sharedProject
+}
+
+// lasting are the suites that outlive the test that made them; TestMain
+// stops their machines and removes them at the end of the run.
+var lasting []*suite
+
+// newSuiteLasting is newSuite for a suite that tests share.
+func newSuiteLasting(t testing.TB) *suite {
+	t.Helper()
+	s := newSuiteWith(t, func(root string) string { return filepath.Join(root, "data") }, false)
+	lasting = append(lasting, s)
+	return s
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, s := range lasting {
+		s.stopAll(quietTB{})
+		if code == 0 {
+			os.RemoveAll(s.root)
+		} else {
+			fmt.Fprintf(os.Stderr, "kept for inspection: %s\n", s.root)
+		}
+	}
+	os.Exit(code)
+}
+
+// quietTB stands in for a test where none runs any more (TestMain's
+// cleanup): it logs to stderr, and a failure is only said.
+type quietTB struct{ testing.TB }
+
+func (quietTB) Helper()                           {}
+func (quietTB) Logf(format string, args ...any)   { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (quietTB) Fatalf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (quietTB) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
