@@ -3,21 +3,23 @@ package unit
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Running lists the loaded units whose names match a glob pattern
-// ("virtdev-*.service") and that run, as Status.Running means it.
+// ("virtdev-*.service") and that run, as Status.Running means it, by name.
 func (m *Manager) Running(ctx context.Context, pattern string) ([]string, error) {
-	units, err := m.conn.ListUnitsByPatternsContext(ctx, nil, []string{pattern})
+	states, err := m.ActiveStates(ctx, pattern)
 	if err != nil {
-		return nil, fmt.Errorf("cannot list the units matching %s: %w", pattern, err)
+		return nil, err
 	}
 	var names []string
-	for _, u := range units {
-		if (Status{ActiveState: u.ActiveState}).Running() {
-			names = append(names, u.Name)
+	for name, state := range states {
+		if (Status{ActiveState: state}).Running() {
+			names = append(names, name)
 		}
 	}
+	slices.Sort(names)
 	return names, nil
 }
 

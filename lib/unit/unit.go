@@ -66,6 +66,10 @@ type Status struct {
 	// 3 dumped (ExecMainStatus is the signal number); 0 while it runs.
 	ExecMainCode   int32
 	ExecMainStatus int32
+	// ControlGroup is the unit's cgroup, as a path under the cgroup
+	// file system's root ("/…/app.slice/virtdev-p.service"); every
+	// process of the unit is in it or below it.
+	ControlGroup string
 }
 
 // Process end codes of Status.ExecMainCode.
@@ -264,6 +268,7 @@ func (m *Manager) Status(ctx context.Context, unit string) (Status, error) {
 		MainPID:        pid,
 		ExecMainCode:   i32("ExecMainCode"),
 		ExecMainStatus: i32("ExecMainStatus"),
+		ControlGroup:   str("ControlGroup"),
 	}, nil
 }
 

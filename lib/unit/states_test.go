@@ -1,0 +1,187 @@
+package unit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// fakeBus answers askOnce as a user bus with systemd behind it would: it
+// checks the authentication and the calls, and answers with a signal of
+// the bus in between, as dbus-daemon sends NameAcquired.
+type fakeBus struct {
+	auth      string            // the first line to answer, "OK …" or a refusal
+	listError string            // when set, ListUnitsByPatterns fails with this name
+	units     map[string]string // loaded units and their ActiveState
+	patterns  chan []string     // what ListUnitsByPatterns was asked
+}
+
+func (f *fakeBus) serve(t *testing.T, c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	line, _ := r.ReadString('\n')
+	if !strings.HasPrefix(line, "\x00AUTH EXTERNAL ") {
+		t.Errorf("authentication %q", line)
+		return
+	}
+	if line, _ := r.ReadString('\n'); line != "BEGIN\r\n" {
+		t.Errorf("after AUTH: %q", line)
+		return
+	}
+	c.Write([]byte(f.auth))
+	if !strings.HasPrefix(f.auth, "OK ") {
+		return
+	}
+	var out bytes.Buffer
+	for i := 0; i < 2; i++ {
+		msg, err := dbus.DecodeMessage(r)
+		if err != nil {
+			t.Errorf("message %d: %v", i, err)
+			return
+		}
+		member, _ := msg.Headers[dbus.FieldMember].Value().(string)
+		serial := msg.Serial()
+		switch member {
+		case "Hello":
+			reply(t, &out, serial, ":1.42")
+			signal(t, &out, "NameAcquired", ":1.42")
+		case "ListUnitsByPatterns":
+			f.patterns <- msg.Body[1].([]string)
+			if f.listError != "" {
+				errorReply(t, &out, serial, f.listError)
+				continue
+			}
+			var units []listedUnit
+			for name, state := range f.units {
+				units = append(units, listedUnit{Name: name, LoadState: "loaded", ActiveState: state, Path: "/u", JobPath: "/"})
+			}
+			reply(t, &out, serial, units)
+		default:
+			t.Errorf("unexpected call %s", member)
+		}
+	}
+	c.Write(out.Bytes())
+}
+
+func reply(t *testing.T, out *bytes.Buffer, to uint32, body any) {
+	headers := map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldReplySerial: dbus.MakeVariant(to),
+		dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf(body)),
+	}
+	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeMethodReply, Headers: headers, Body: []any{body}}, 100+to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func errorReply(t *testing.T, out *bytes.Buffer, to uint32, name string) {
+	headers := map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldReplySerial: dbus.MakeVariant(to),
+		dbus.FieldErrorName:   dbus.MakeVariant(name),
+		dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf("")),
+	}
+	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeError, Headers: headers, Body: []any{"no such thing"}}, 200+to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func signal(t *testing.T, out *bytes.Buffer, member, arg string) {
+	headers := map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/org/freedesktop/DBus")),
+		dbus.FieldInterface: dbus.MakeVariant("org.freedesktop.DBus"),
+		dbus.FieldMember:    dbus.MakeVariant(member),
+		dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf(arg)),
+	}
+	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeSignal, Headers: headers, Body: []any{arg}}, 300); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startFakeBus serves f on a socket and returns the environment that
+// points at it.
+func startFakeBus(t *testing.T, f *fakeBus) func(string) string {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bus")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f.patterns = make(chan []string, 1)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go f.serve(t, c)
+		}
+	}()
+	return func(k string) string {
+		if k == "DBUS_SESSION_BUS_ADDRESS" {
+			return "unix:path=" + path + ",guid=0123"
+		}
+		return ""
+	}
+}
+
+func TestActiveStatesAsksOnce(t *testing.T) {
+	f := &fakeBus{auth: "OK 0123456789abcdef\r\n", units: map[string]string{
+		"virtdev-a.service": "active", "virtdev-b.service": "failed",
+	}}
+	getenv := startFakeBus(t, f)
+	states, err := activeStates(context.Background(), getenv, time.Second, []string{"virtdev-*.service"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 2 || states["virtdev-a.service"] != "active" || states["virtdev-b.service"] != "failed" {
+		t.Errorf("states = %v", states)
+	}
+	if got := <-f.patterns; !slices.Equal(got, []string{"virtdev-*.service"}) {
+		t.Errorf("asked for %q", got)
+	}
+}
+
+func TestActiveStatesFailures(t *testing.T) {
+	for name, f := range map[string]*fakeBus{
+		"refused":   {auth: "REJECTED EXTERNAL\r\n"},
+		"no answer": {auth: ""},
+		"error":     {auth: "OK 01\r\n", listError: "org.freedesktop.DBus.Error.ServiceUnknown"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			getenv := startFakeBus(t, f)
+			_, err := activeStates(context.Background(), getenv, 200*time.Millisecond, []string{"x.service"})
+			var bus *BusError
+			if !errors.As(err, &bus) || !strings.Contains(bus.Address, "unix:path=") {
+				t.Fatalf("err = %v, want a *BusError naming the address", err)
+			}
+			if f.listError != "" && !strings.Contains(err.Error(), f.listError) {
+				t.Errorf("the error does not name the D-Bus error: %v", err)
+			}
+		})
+	}
+}
+
+func TestSocketPath(t *testing.T) {
+	for address, want := range map[string]string{
+		"unix:path=/run/user/1000/bus":           "/run/user/1000/bus",
+		"unix:path=/run/user/1000/bus,guid=abcd": "/run/user/1000/bus",
+		"unix:guid=abcd,path=/a%20b/bus":         "/a b/bus",
+		"unix:abstract=/tmp/dbus-x":              "",
+		"tcp:host=localhost,port=1":              "",
+		"unix:path=/a;unix:path=/b":              "",
+	} {
+		got, ok := socketPath(address)
+		if got != want || ok != (want != "") {
+			t.Errorf("socketPath(%q) = %q, %v; want %q", address, got, ok, want)
+		}
+	}
+}
