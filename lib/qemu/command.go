@@ -69,13 +69,17 @@ func (c Command) Args() []string {
 		// events, nor it from them.
 		"-chardev", "socket,id=events,server=on,wait=off,path="+escape(c.Events),
 		"-mon", "chardev=events,mode=control",
-		"-chardev", "socket,id=console,server=on,wait=off,path="+escape(c.Console),
-		"-serial", "chardev:console",
+		"-chardev", "socket,id="+ConsoleChardev+",server=on,wait=off,path="+escape(c.Console),
+		"-serial", "chardev:"+ConsoleChardev,
 		"-pidfile", c.PidFile,
 		"-fw_cfg", "name="+fwcfg.ProjectName+",string="+escape(c.Name),
 	)
 	return args
 }
+
+// ConsoleChardev is the id of the serial console's character device, by
+// which QMP reports whether someone is attached to it.
+const ConsoleChardev = "console"
 
 // machineArgs starts the command line of every virtdev machine: its name,
 // the accelerator, memory and CPUs, and the UEFI firmware with the

@@ -21,6 +21,8 @@ type fakeQMP struct {
 	presses     int
 	clients     int
 	conn        net.Conn
+	console     bool              // a client is attached to the console
+	human       []string          // the human monitor's commands, in order
 	onPowerdown func(presses int) // run after each press, without the lock
 	onReady     func()            // run after each handshake, without the lock
 }
@@ -74,7 +76,12 @@ func (f *fakeQMP) serve(c net.Conn) {
 	// newline, and QEMU needs none.
 	dec := json.NewDecoder(c)
 	for {
-		var cmd struct{ Execute string }
+		var cmd struct {
+			Execute   string
+			Arguments struct {
+				CommandLine string `json:"command-line"`
+			}
+		}
 		if dec.Decode(&cmd) != nil {
 			return
 		}
@@ -99,6 +106,25 @@ func (f *fakeQMP) serve(c net.Conn) {
 			if f.onPowerdown != nil {
 				f.onPowerdown(n)
 			}
+		case "human-monitor-command":
+			f.mu.Lock()
+			f.human = append(f.human, cmd.Arguments.CommandLine)
+			state := f.state
+			f.mu.Unlock()
+			reply := "unknown command: '" + cmd.Arguments.CommandLine + "'\r\n"
+			if cmd.Arguments.CommandLine == "info status" {
+				reply = "VM status: " + string(state) + "\r\n"
+			}
+			data, _ := json.Marshal(map[string]string{"return": reply})
+			f.send(string(data))
+		case "query-chardev":
+			f.mu.Lock()
+			prefix := "disconnected:"
+			if f.console {
+				prefix = ""
+			}
+			f.mu.Unlock()
+			f.send(`{"return": [{"frontend-open": false, "filename": "` + prefix + `unix:console.sock,server=on", "label": "console"}, {"frontend-open": true, "filename": "unix:monitor.sock,server=on", "label": "qmp"}]}`)
 		default:
 			f.send(`{"error": {"class": "CommandNotFound", "desc": "no"}}`)
 		}

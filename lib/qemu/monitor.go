@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +49,10 @@ type ShutdownEvent struct {
 // greet: QEMU is serving another client (or is too busy to answer).
 var ErrMonitorBusy = errors.New("QMP monitor busy")
 
+// queueRetry is how often a connection refused for a full queue is tried
+// again.
+const queueRetry = 10 * time.Millisecond
+
 // Dial connects to a QMP socket and completes the handshake within
 // timeout. Events are not followed.
 func Dial(ctx context.Context, path string, timeout time.Duration) (*Monitor, error) {
@@ -59,15 +64,24 @@ func Dial(ctx context.Context, path string, timeout time.Duration) (*Monitor, er
 // kept for Shutdown and Finish.
 func DialEvents(ctx context.Context, path string, timeout time.Duration, handle func(Event)) (*Monitor, error) {
 	var mon *qmp.SocketMonitor
-	err := unixsock.Do(path, func(addr string) error {
-		var err error
-		mon, err = qmp.NewSocketMonitor("unix", addr, timeout)
-		return err
-	})
+	begin := time.Now()
+	var err error
+	for {
+		err = unixsock.Do(path, func(addr string) error {
+			var err error
+			mon, err = qmp.NewSocketMonitor("unix", addr, timeout)
+			return err
+		})
+		// QEMU queues one connection besides the one it serves: while
+		// another client waits there, a connection is refused at once.
+		// Short connections free it within moments.
+		if !errors.Is(err, syscall.EAGAIN) || time.Since(begin) >= timeout || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(queueRetry)
+	}
 	if errors.Is(err, syscall.EAGAIN) {
-		// The socket's queue of connections QEMU has yet to take is
-		// full: clients before us wait for the one it serves.
-		return nil, fmt.Errorf("QMP socket %s: %w: its queue is full", path, ErrMonitorBusy)
+		return nil, fmt.Errorf("QMP socket %s: %w: its queue stayed full for %s", path, ErrMonitorBusy, timeout)
 	}
 	if err != nil {
 		return nil, err
@@ -172,6 +186,55 @@ func (m *Monitor) Status(timeout time.Duration) (RunState, error) {
 	return reply.Return.Status, nil
 }
 
+// Human runs a command of QEMU's human monitor (HMP), such as "info
+// status", through QMP's human-monitor-command, and returns what the
+// human monitor printed, with its line ends made "\n". QEMU answers a
+// command the human monitor does not know, or cannot run, with text too:
+// only a failure of QMP itself is an error.
+func (m *Monitor) Human(command string, timeout time.Duration) (string, error) {
+	arg, err := json.Marshal(command)
+	if err != nil {
+		return "", err
+	}
+	data, err := m.run(`{"execute":"human-monitor-command","arguments":{"command-line":`+string(arg)+`}}`, timeout)
+	if err != nil {
+		return "", err
+	}
+	var reply struct {
+		Return *string `json:"return"`
+	}
+	if err := json.Unmarshal(data, &reply); err != nil || reply.Return == nil {
+		return "", fmt.Errorf("unexpected answer to human-monitor-command: %.200s", data)
+	}
+	return strings.ReplaceAll(*reply.Return, "\r\n", "\n"), nil
+}
+
+// ChardevInUse tells whether a client is connected to the socket of the
+// character device with the given id (ConsoleChardev): QEMU serves such a
+// socket to one client at a time, and names a free one "disconnected:…"
+// in query-chardev.
+func (m *Monitor) ChardevInUse(id string, timeout time.Duration) (bool, error) {
+	data, err := m.run(`{"execute":"query-chardev"}`, timeout)
+	if err != nil {
+		return false, err
+	}
+	var reply struct {
+		Return []struct {
+			Label    string `json:"label"`
+			Filename string `json:"filename"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal(data, &reply); err != nil {
+		return false, fmt.Errorf("unexpected answer to query-chardev: %.200s", data)
+	}
+	for _, c := range reply.Return {
+		if c.Label == id {
+			return !strings.HasPrefix(c.Filename, "disconnected:"), nil
+		}
+	}
+	return false, fmt.Errorf("QEMU has no character device %q", id)
+}
+
 // Shutdown is the SHUTDOWN event seen so far, or nil.
 func (m *Monitor) Shutdown() *ShutdownEvent {
 	m.mu.Lock()
@@ -192,6 +255,17 @@ func (m *Monitor) Finish(timeout time.Duration) *ShutdownEvent {
 
 // Close hangs up.
 func (m *Monitor) Close() { m.mon.Disconnect() }
+
+// HumanCommand runs one command of the human monitor over a connection
+// of its own: QEMU must greet it within dial, and answer within run.
+func HumanCommand(ctx context.Context, path, command string, dial, run time.Duration) (string, error) {
+	mon, err := Dial(ctx, path, dial)
+	if err != nil {
+		return "", err
+	}
+	defer mon.Close()
+	return mon.Human(command, run)
+}
 
 // QueryStatus asks the machine's status over a connection of its own.
 func QueryStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {

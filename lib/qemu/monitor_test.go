@@ -117,3 +117,49 @@ func TestCommandTimesOut(t *testing.T) {
 		t.Errorf("waited %s for an answer", d)
 	}
 }
+
+func TestHuman(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "monitor.sock")
+	f := newFakeQMP(t, path, StatePaused)
+	mon, err := Dial(context.Background(), path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	out, err := mon.Human("info status", time.Second)
+	if err != nil || out != "VM status: paused\n" {
+		t.Errorf("Human(info status) = %q, %v", out, err)
+	}
+	// The human monitor's complaints are its text, not a failure.
+	out, err = mon.Human(`say "hi"`, time.Second)
+	if err != nil || out != "unknown command: 'say \"hi\"'\n" {
+		t.Errorf("Human of an unknown command = %q, %v", out, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.human) != 2 || f.human[1] != `say "hi"` {
+		t.Errorf("QEMU was asked %q", f.human)
+	}
+}
+
+func TestChardevInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "monitor.sock")
+	f := newFakeQMP(t, path, StateRunning)
+	for _, attached := range []bool{false, true} {
+		f.mu.Lock()
+		f.console = attached
+		f.mu.Unlock()
+		mon, err := Dial(context.Background(), path, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used, err := mon.ChardevInUse(ConsoleChardev, time.Second)
+		if err != nil || used != attached {
+			t.Errorf("attached %v: ChardevInUse = %v, %v", attached, used, err)
+		}
+		if _, err := mon.ChardevInUse("nothing", time.Second); err == nil {
+			t.Error("a character device QEMU does not have was found")
+		}
+		mon.Close()
+	}
+}

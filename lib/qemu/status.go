@@ -20,6 +20,10 @@ const (
 	StateIOError RunState = "io-error"
 	// StatePaused: someone stopped the machine over QMP.
 	StatePaused RunState = "paused"
+	// StateShutdown: the guest has powered off and QEMU is exiting.
+	StateShutdown RunState = "shutdown"
+	// StateSuspended: the guest put itself to sleep (ACPI S3).
+	StateSuspended RunState = "suspended"
 )
 
 // Failed reports a machine whose guest cannot go on: nothing but a new
@@ -40,7 +44,11 @@ func (s RunState) Explain(name string) string {
 	case StateIOError:
 		return "a write to one of its disks failed, usually because the host file system under it is full"
 	case StatePaused:
-		return "it was paused over QMP"
+		return "someone paused it through its monitor (QMP stop)"
+	case StateShutdown:
+		return "the guest has powered off and QEMU is ending"
+	case StateSuspended:
+		return "the guest put itself to sleep; wake it from its monitor: virtdev-monitor " + name + " system_wakeup"
 	}
 	return "QEMU reports it " + string(s)
 }

@@ -23,17 +23,21 @@ type Source struct {
 	Text   []byte
 }
 
-// ConfigFiles reads the user's SSH configuration files for a machine,
-// highest priority first: the project's ssh_config, then the one for every
-// project. Missing files are skipped. The maintenance machine is no project
-// and has only the latter; a Host virtdev-maintenance block there reaches it.
-func ConfigFiles(l layout.Layout, name string) ([]Source, error) {
-	paths := []string{l.UserSSHConfig()}
-	if name != layout.Maintenance {
-		paths = []string{l.ProjectConfig(name).SSHConfig, l.UserSSHConfig()}
+// ConfigPaths are the user's SSH configuration files for a machine,
+// highest priority first: the project's ssh_config, then the one for
+// every project. The maintenance machine is no project and has only the
+// latter; a Host virtdev-maintenance block there reaches it.
+func ConfigPaths(l layout.Layout, name string) []string {
+	if name == layout.Maintenance {
+		return []string{l.UserSSHConfig()}
 	}
+	return []string{l.ProjectConfig(name).SSHConfig, l.UserSSHConfig()}
+}
+
+// ConfigFiles reads the files of ConfigPaths that exist.
+func ConfigFiles(l layout.Layout, name string) ([]Source, error) {
 	var sources []Source
-	for _, p := range paths {
+	for _, p := range ConfigPaths(l, name) {
 		text, err := os.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -79,11 +83,7 @@ func Alias(name string) string { return "virtdev-" + name }
 // to talk to it. The file lives in the machine's directory, so recreating
 // the project, which brings a new guest and a new key, starts afresh.
 func Assemble(t Target, sources []Source) ([]byte, error) {
-	key, err := configPath(t.Key)
-	if err != nil {
-		return nil, err
-	}
-	knownHosts, err := configPath(t.Machine.KnownHosts)
+	defaults, err := Defaults(t.Machine, t.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -97,30 +97,51 @@ func Assemble(t Target, sources []Source) ([]byte, error) {
 			b.WriteByte('\n')
 		}
 	}
-	fmt.Fprintf(&b, `
-# virtdev's defaults.
-Match all
-User dev
-IdentityFile %s
-IdentitiesOnly yes
-HostKeyAlias %s
-UserKnownHostsFile %s
-GlobalKnownHostsFile /dev/null
-StrictHostKeyChecking accept-new
-CheckHostIP no
-ForwardAgent no
-ForwardX11 no
-ControlMaster no
-ControlPath none
-PermitLocalCommand no
-LogLevel ERROR
-`, key, t.Alias(), knownHosts)
+	fmt.Fprintf(&b, "\n# virtdev's defaults.\nMatch all\n")
+	for _, o := range defaults {
+		fmt.Fprintf(&b, "%s %s\n", o.Keyword, o.Value)
+	}
 	return b.Bytes(), nil
 }
 
-// configPath quotes a path for an ssh_config line: double quotes keep
+// Option is one line of an OpenSSH configuration: a keyword and its
+// value, quoted as the file needs it.
+type Option struct{ Keyword, Value string }
+
+// Defaults are virtdev's settings for every connection to machine m with
+// the private key at key, whatever program makes it (see Assemble for
+// the host key): the weakest part of a configuration, which the user's
+// sources may override.
+func Defaults(m layout.Machine, key string) ([]Option, error) {
+	keyPath, err := QuotePath(key)
+	if err != nil {
+		return nil, err
+	}
+	knownHosts, err := QuotePath(m.KnownHosts)
+	if err != nil {
+		return nil, err
+	}
+	return []Option{
+		{"User", "dev"},
+		{"IdentityFile", keyPath},
+		{"IdentitiesOnly", "yes"},
+		{"HostKeyAlias", Alias(m.Name)},
+		{"UserKnownHostsFile", knownHosts},
+		{"GlobalKnownHostsFile", "/dev/null"},
+		{"StrictHostKeyChecking", "accept-new"},
+		{"CheckHostIP", "no"},
+		{"ForwardAgent", "no"},
+		{"ForwardX11", "no"},
+		{"ControlMaster", "no"},
+		{"ControlPath", "none"},
+		{"PermitLocalCommand", "no"},
+		{"LogLevel", "ERROR"},
+	}, nil
+}
+
+// QuotePath quotes a path for an ssh_config line: double quotes keep
 // spaces, and %% keeps ssh's token expansion away from a literal %.
-func configPath(p string) (string, error) {
+func QuotePath(p string) (string, error) {
 	if strings.ContainsAny(p, "\n\r\"") {
 		return "", fmt.Errorf("the path %q cannot be written into an SSH configuration (it holds a quote or a line break); choose another VIRTDEV_HOME or VIRTDEV_SSH_KEY", p)
 	}

@@ -8,7 +8,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
-	"virtdev/lib/unit"
+	"virtdev/lib/state"
 )
 
 // Host is where a machine's SSH server answers: always loopback, on the
@@ -58,19 +58,5 @@ func CheckRunning(ctx context.Context, units qemu.UnitWatcher, t Target) error {
 	if st.Running() {
 		return nil
 	}
-	return UnitDown(t, st)
-}
-
-// UnitDown explains that the unit of t is not running, with how it ended.
-func UnitDown(t Target, st unit.Status) error {
-	how := st.ActiveState
-	if st.Result != "" && st.Result != "success" {
-		how += ", result " + st.Result
-	}
-	if ended := st.Ended(); ended != "" {
-		how += ", " + ended
-	}
-	return exitcode.New(exitcode.StalePort,
-		"%s is not running: its unit %s is %s\nSee what happened: journalctl --user -u %s\nStart it again with: virtdev-start %s",
-		t.Name, t.Unit(), how, t.Unit(), t.Name)
+	return state.UnitDown(t.Machine, st)
 }

@@ -1,0 +1,160 @@
+// Package state tells what a machine is doing, in the few words
+// virtdev-status and virtdev-list print, from what systemd knows of its
+// unit and what QEMU reports of its guest.
+//
+// systemd alone would call a machine running whenever QEMU runs, but QEMU
+// may hold the guest still: paused by a user, or by a disk write that
+// failed on a full host file system (io-error), or for good after a guest
+// panic or an error of a virtual CPU. None of those answers SSH, so none
+// of them is "running" for people or scripts.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+
+	"virtdev/lib/layout"
+	"virtdev/lib/qemu"
+	"virtdev/lib/unit"
+)
+
+// Word is a machine's state as status prints it.
+type Word string
+
+// The words, each with what it means.
+const (
+	// Running: QEMU runs the guest.
+	Running Word = "running"
+	// Stopped: no unit runs the machine.
+	Stopped Word = "stopped"
+	// Starting: its unit is starting; QEMU does not answer yet.
+	Starting Word = "starting"
+	// Stopping: its unit is stopping, or the guest has powered off and
+	// QEMU is ending.
+	Stopping Word = "stopping"
+	// Paused: QEMU holds the guest until it is continued (QEMU status
+	// paused, io-error, suspended, …).
+	Paused Word = "paused"
+	// Failed: the guest cannot go on; only a new start brings it back
+	// (QEMU status internal-error or guest-panicked).
+	Failed Word = "failed"
+)
+
+// Words lists every word, for documentation and completions.
+var Words = []Word{Running, Stopped, Starting, Stopping, Paused, Failed}
+
+// State is one machine's state.
+type State struct {
+	State Word `json:"state"`
+	// QEMU is QEMU's own word for the guest (QMP query-status) when its
+	// unit runs and QEMU answered; empty otherwise.
+	QEMU qemu.RunState `json:"qemu,omitempty"`
+	// Reason says, for people, why the machine is in a state other than
+	// running or stopped, or why QEMU could not tell.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Explain is the state and its reason in a sentence for people, or ""
+// for a machine simply running or stopped.
+func (s State) Explain(name string) string {
+	switch {
+	case s.Reason == "":
+		return ""
+	case s.QEMU != "":
+		return fmt.Sprintf("%s is %s (QEMU status %s): %s", name, s.State, s.QEMU, s.Reason)
+	}
+	return fmt.Sprintf("%s is %s: %s", name, s.State, s.Reason)
+}
+
+// QMPTimeout bounds the question to each QEMU: a QEMU that is wedged, or
+// whose monitor another client holds, must not hold up a listing.
+const QMPTimeout = time.Second
+
+// Read returns the state of each machine: one question to systemd for
+// all their units, and one to each QEMU whose monitor socket is there,
+// over a connection of its own, all at once. An error is the user
+// manager's (a *unit.BusError) or ctx's.
+func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
+	if len(machines) == 0 {
+		return nil, nil
+	}
+	pattern := layout.Unit("*")
+	if len(machines) == 1 {
+		pattern = layout.Unit(machines[0].Name)
+	}
+	type answer struct {
+		status qemu.RunState
+		err    error
+	}
+	answers := make([]answer, len(machines))
+	var wg sync.WaitGroup
+	// QEMU is asked while systemd is: whether its answer counts is
+	// decided once systemd has answered.
+	for i, m := range machines {
+		if _, err := os.Lstat(m.Monitor); err != nil {
+			answers[i].err = err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i].status, answers[i].err = qemu.QueryStatus(ctx, m.Monitor, QMPTimeout)
+		}()
+	}
+	active, err := unit.ActiveStates(ctx, pattern)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	states := make([]State, len(machines))
+	for i, m := range machines {
+		states[i] = Classify(m, active[layout.Unit(m.Name)], answers[i].status, answers[i].err)
+	}
+	return states, nil
+}
+
+// Classify decides a machine's state from its unit's ActiveState ("" for
+// a unit systemd has not loaded) and, for a unit that runs, QEMU's
+// status or the failure to learn it.
+func Classify(m layout.Machine, active string, status qemu.RunState, qerr error) State {
+	switch active {
+	case "activating":
+		return State{State: Starting}
+	case "deactivating":
+		return State{State: Stopping}
+	case "active", "reloading", "refreshing":
+	case "failed":
+		s := State{State: Stopped, Reason: "its last run failed"}
+		if rec, err := qemu.ReadShutdown(m.Shutdown); err == nil {
+			s.Reason += " (" + rec.Describe() + ")"
+		}
+		return s
+	default:
+		return State{State: Stopped}
+	}
+	switch {
+	case qerr != nil:
+		why := qerr.Error()
+		if errors.Is(qerr, fs.ErrNotExist) {
+			why = "its monitor socket " + m.Monitor + " is missing"
+		}
+		return State{State: Running, Reason: "QEMU's own status is unknown: " + why}
+	case status == qemu.StateRunning:
+		return State{State: Running, QEMU: status}
+	case status.Failed():
+		return State{State: Failed, QEMU: status, Reason: reason(m, status)}
+	case status == qemu.StateShutdown:
+		return State{State: Stopping, QEMU: status, Reason: reason(m, status)}
+	}
+	return State{State: Paused, QEMU: status, Reason: reason(m, status)}
+}
+
+// reason is what QEMU's status means for this machine.
+func reason(m layout.Machine, status qemu.RunState) string {
+	return status.Explain(m.Name)
+}
