@@ -278,6 +278,17 @@ _virtdev_spec_bootstrap() {
     passthrough=0
 }
 # <<< virtdev-bootstrap
+# >>> virtdev-console
+_virtdev_spec_console() {
+    options=(-f --force --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-console
 # >>> virtdev-create
 _virtdev_spec_create() {
     options=(--color= -h --help)
@@ -311,6 +322,17 @@ _virtdev_spec_detach() {
     passthrough=0
 }
 # <<< virtdev-detach
+# >>> virtdev-disk
+_virtdev_spec_disk() {
+    options=(--json --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-disk
 # >>> virtdev-generation
 _virtdev_spec_generation() {
     options=(--color= -h --help)
@@ -333,6 +355,39 @@ _virtdev_spec_key() {
     passthrough=0
 }
 # <<< virtdev-key
+# >>> virtdev-list
+_virtdev_spec_list() {
+    options=(--json --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-list
+# >>> virtdev-log
+_virtdev_spec_log() {
+    options=(-f --follow -n --lines= --color= -h --help)
+    valued=' -n --lines '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-log
+# >>> virtdev-monitor
+_virtdev_spec_monitor() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=text
+    passthrough=1
+}
+# <<< virtdev-monitor
 # >>> virtdev-move
 _virtdev_spec_move() {
     options=(--color= -h --help)
@@ -377,6 +432,28 @@ _virtdev_spec_path() {
     passthrough=0
 }
 # <<< virtdev-path
+# >>> virtdev-pid
+_virtdev_spec_pid() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-pid
+# >>> virtdev-port
+_virtdev_spec_port() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-port
 # >>> virtdev-seal
 _virtdev_spec_seal() {
     options=(--color= -h --help)
@@ -399,6 +476,17 @@ _virtdev_spec_ssh() {
     passthrough=1
 }
 # <<< virtdev-ssh
+# >>> virtdev-ssh-config
+_virtdev_spec_ssh_config() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=project
+    passthrough=0
+}
+# <<< virtdev-ssh-config
 # >>> virtdev-stale
 _virtdev_spec_stale() {
     options=(--color= -h --help)
@@ -421,6 +509,17 @@ _virtdev_spec_start() {
     passthrough=0
 }
 # <<< virtdev-start
+# >>> virtdev-status
+_virtdev_spec_status() {
+    options=(--json --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-status
 # >>> virtdev-stop
 _virtdev_spec_stop() {
     options=(--color= -h --help)
@@ -443,6 +542,17 @@ _virtdev_spec_supervise() {
     passthrough=1
 }
 # <<< virtdev-supervise
+# >>> virtdev-transfer
+_virtdev_spec_transfer() {
+    options=(-v --verbose --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine transfer transfer)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-transfer
 # >>> virtdev-wait
 _virtdev_spec_wait() {
     options=(--color= -h --help)

@@ -187,6 +187,15 @@ complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtd
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-bootstrap
+# >>> virtdev-console
+set -g __virtdev_valued_console 
+set -g __virtdev_passthrough_console 0
+complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -f
+complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -s f -l force -d 'attach without a terminal: relay standard input and output as they are'
+complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-console
 # >>> virtdev-create
 set -g __virtdev_valued_create 
 set -g __virtdev_passthrough_create 0
@@ -213,6 +222,15 @@ complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_opt
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-detach
+# >>> virtdev-disk
+set -g __virtdev_valued_disk 
+set -g __virtdev_passthrough_disk 0
+complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -f
+complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -l json -d 'print one JSON object: the project, whether it is detached, and each disk\'s sizes and backing file'
+complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-disk
 # >>> virtdev-generation
 set -g __virtdev_valued_generation 
 set -g __virtdev_passthrough_generation 0
@@ -228,6 +246,32 @@ complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' 
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-key
+# >>> virtdev-list
+set -g __virtdev_valued_list 
+set -g __virtdev_passthrough_list 0
+complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -f
+complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -l json -d 'print one JSON document: the base generation and every column of every project'
+complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-list
+# >>> virtdev-log
+set -g __virtdev_valued_log --lines -n
+set -g __virtdev_passthrough_log 0
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -f
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -s f -l follow -d 'show new entries as they come, until interrupted'
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -s n -l lines -x -d 'show only the last N entries'
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-log
+# >>> virtdev-monitor
+set -g __virtdev_valued_monitor 
+set -g __virtdev_passthrough_monitor 1
+complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -f
+complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-monitor
 # >>> virtdev-move
 set -g __virtdev_valued_move 
 set -g __virtdev_passthrough_move 0
@@ -262,6 +306,22 @@ complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 0' -a '(__virtdev_projects; printf "base\tsealed base\nmaintenance\tstaging copy\n")'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
 # <<< virtdev-path
+# >>> virtdev-pid
+set -g __virtdev_valued_pid 
+set -g __virtdev_passthrough_pid 0
+complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -f
+complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-pid
+# >>> virtdev-port
+set -g __virtdev_valued_port 
+set -g __virtdev_passthrough_port 0
+complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -f
+complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-port
 # >>> virtdev-seal
 set -g __virtdev_valued_seal 
 set -g __virtdev_passthrough_seal 0
@@ -278,6 +338,14 @@ complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' 
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg_from 1' -a '(__fish_complete_path (commandline -ct))'
 # <<< virtdev-ssh
+# >>> virtdev-ssh-config
+set -g __virtdev_valued_ssh_config 
+set -g __virtdev_passthrough_ssh_config 0
+complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -f
+complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_arg_from 0' -a '(__virtdev_projects)'
+# <<< virtdev-ssh-config
 # >>> virtdev-stale
 set -g __virtdev_valued_stale 
 set -g __virtdev_passthrough_stale 0
@@ -293,6 +361,15 @@ complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_optio
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-start
+# >>> virtdev-status
+set -g __virtdev_valued_status 
+set -g __virtdev_passthrough_status 0
+complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -f
+complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -l json -d 'print one JSON object: the project, its state, QEMU\'s status and the reason'
+complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-status
 # >>> virtdev-stop
 set -g __virtdev_valued_stop 
 set -g __virtdev_passthrough_stop 0
@@ -309,6 +386,17 @@ complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtd
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
 # <<< virtdev-supervise
+# >>> virtdev-transfer
+set -g __virtdev_valued_transfer 
+set -g __virtdev_passthrough_transfer 0
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -f
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -s v -l verbose -d 'show the progress and name every file, even when stderr is not a terminal'
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_arg 1' -a '(__fish_complete_path (commandline -ct))'
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_arg 2' -a '(__fish_complete_path (commandline -ct))'
+# <<< virtdev-transfer
 # >>> virtdev-wait
 set -g __virtdev_valued_wait 
 set -g __virtdev_passthrough_wait 0

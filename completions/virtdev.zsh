@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
+#compdef virtdev virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-key virtdev-list virtdev-log virtdev-monitor virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -164,6 +164,15 @@ _virtdev_spec_bootstrap() {
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-bootstrap
+# >>> virtdev-console
+_virtdev_spec_console() {
+  _arguments -s -S : \
+    '(-f --force)'{-f,--force}'[attach without a terminal\: relay standard input and output as they are]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-console
 # >>> virtdev-create
 _virtdev_spec_create() {
   _arguments -s -S : \
@@ -191,6 +200,15 @@ _virtdev_spec_detach() {
     ':project:_virtdev_projects'
 }
 # <<< virtdev-detach
+# >>> virtdev-disk
+_virtdev_spec_disk() {
+  _arguments -s -S : \
+    '--json[print one JSON object\: the project, whether it is detached, and each disk'\''s sizes and backing file]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-disk
 # >>> virtdev-generation
 _virtdev_spec_generation() {
   _arguments -s -S : \
@@ -206,6 +224,33 @@ _virtdev_spec_key() {
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-key
+# >>> virtdev-list
+_virtdev_spec_list() {
+  _arguments -s -S : \
+    '--json[print one JSON document\: the base generation and every column of every project]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-list
+# >>> virtdev-log
+_virtdev_spec_log() {
+  _arguments -s -S : \
+    '(-f --follow)'{-f,--follow}'[show new entries as they come, until interrupted]' \
+    '(-n --lines)'{-n+,--lines=}'[show only the last N entries]:n: ' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-log
+# >>> virtdev-monitor
+_virtdev_spec_monitor() {
+  _arguments -s -S -A '-*' : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines' \
+    '*::command: '
+}
+# <<< virtdev-monitor
 # >>> virtdev-move
 _virtdev_spec_move() {
   _arguments -s -S : \
@@ -243,6 +288,22 @@ _virtdev_spec_path() {
     '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
 }
 # <<< virtdev-path
+# >>> virtdev-pid
+_virtdev_spec_pid() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-pid
+# >>> virtdev-port
+_virtdev_spec_port() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-port
 # >>> virtdev-seal
 _virtdev_spec_seal() {
   _arguments -s -S : \
@@ -259,6 +320,14 @@ _virtdev_spec_ssh() {
     '*::ssh-argument:_default'
 }
 # <<< virtdev-ssh
+# >>> virtdev-ssh-config
+_virtdev_spec_ssh_config() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    '*::project:_virtdev_projects'
+}
+# <<< virtdev-ssh-config
 # >>> virtdev-stale
 _virtdev_spec_stale() {
   _arguments -s -S : \
@@ -275,6 +344,15 @@ _virtdev_spec_start() {
     '::port: '
 }
 # <<< virtdev-start
+# >>> virtdev-status
+_virtdev_spec_status() {
+  _arguments -s -S : \
+    '--json[print one JSON object\: the project, its state, QEMU'\''s status and the reason]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-status
 # >>> virtdev-stop
 _virtdev_spec_stop() {
   _arguments -s -S : \
@@ -292,6 +370,17 @@ _virtdev_spec_supervise() {
     '*::argument: '
 }
 # <<< virtdev-supervise
+# >>> virtdev-transfer
+_virtdev_spec_transfer() {
+  _arguments -s -S : \
+    '(-v --verbose)'{-v,--verbose}'[show the progress and name every file, even when stderr is not a terminal]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines' \
+    ':source:_virtdev_transfer' \
+    ':destination:_virtdev_transfer'
+}
+# <<< virtdev-transfer
 # >>> virtdev-wait
 _virtdev_spec_wait() {
   _arguments -s -S : \

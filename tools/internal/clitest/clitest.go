@@ -12,6 +12,10 @@
 // the condition fails the script instead of letting it skip, so that a
 // broken CI setup cannot pass with the tests it guards skipped. [root] says
 // the tests run as root, whom no file permission stops.
+//
+// Besides exits, scripts have userbus (the calling user's systemd user
+// manager, guarded by [userbus]) and machine (a stand-in for a running
+// machine under it: see machine.go).
 package clitest
 
 import (
@@ -56,6 +60,7 @@ func Run(t *testing.T, dir string, commands ...cli.Command) {
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits":   func(ts *testscript.TestScript, neg bool, args []string) { exits(ts, neg, args, declared) },
 			"userbus": userbus,
+			"machine": machine,
 		},
 	})
 	// The man page and the completions follow the declaration.

@@ -1,0 +1,232 @@
+// Command virtdev-list lists the projects: each one's SSH port, state and
+// base generation.
+//
+//	virtdev-list [OPTIONS]
+//
+// stdout holds a table, or with --json one JSON document, for scripts and
+// the shell completions; the base generation and the reasons behind
+// unusual states go to stderr.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"virtdev/lib/base"
+	"virtdev/lib/cli"
+	"virtdev/lib/exitcode"
+	"virtdev/lib/layout"
+	"virtdev/lib/project"
+	"virtdev/lib/state"
+	"virtdev/lib/term"
+)
+
+type options struct {
+	JSON bool `long:"json" description:"print one JSON document: the base generation and every column of every project"`
+}
+
+var opts options
+
+var command = cli.Command{
+	Name:    "virtdev-list",
+	Group:   cli.Access,
+	Summary: "List projects with their port, state and generation.",
+	Options: &opts,
+	Description: `Prints a table of the projects, one a line, by name:
+  PROJECT     the project's name
+  PORT        its SSH port on 127.0.0.1 while its machine runs, else -
+  STATUS      what its machine is doing, as virtdev-status says it: running,
+              stopped, starting, stopping, paused or failed; unusable for a
+              project no program can use (a symbolic link, not a directory)
+  GENERATION  the base generation it was derived from, detached for a
+              project that no longer depends on the base, - when unknown
+The base generation follows on stderr, with the reason for each machine that
+is paused or failed, and "No projects found." when there are none.
+
+Colours, under the colour rules of --color (and only when stdout is a
+terminal, unless --color=yes): running green, stopped red, paused and
+starting or stopping yellow, failed red; a generation other than the base's
+red (the project cannot boot until recreated: virtdev-stale lists them),
+detached yellow.
+
+systemd is asked about every project's unit at once, and the QEMU of each
+machine that runs about its guest, all at the same time, each given a second.
+
+--json prints {"base_generation": N or null, "projects": [{"project",
+"state", "qemu", "reason", "port", "generation", "detached", "stale",
+"error"}]}: port and generation are numbers or null, "qemu" QEMU's own word
+for a machine that runs, "stale" as virtdev-stale decides it, "error" why a
+project cannot be used or its generation file cannot be read.`,
+	Codes: []exitcode.Code{
+		{N: 0, Meaning: "listed (possibly nothing)"},
+		exitcode.Output, exitcode.Config, exitcode.NoUserManager, exitcode.HomeUnusable,
+	},
+	Query: true,
+	Run:   run,
+}
+
+func main() { cli.Main(command) }
+
+// unusable is the state of a project no program can use.
+const unusable = "unusable"
+
+// row is one project, as --json prints it.
+type row struct {
+	Project string `json:"project"`
+	state.State
+	Port       *int   `json:"port"`
+	Generation *int   `json:"generation"`
+	Detached   bool   `json:"detached"`
+	Stale      bool   `json:"stale"`
+	Error      string `json:"error,omitempty"`
+}
+
+type listing struct {
+	BaseGeneration *int  `json:"base_generation"`
+	Projects       []row `json:"projects"`
+}
+
+func run(env *cli.Env, _ []string) error {
+	l, err := env.Layout()
+	if err != nil {
+		return err
+	}
+	entries, err := project.List(l)
+	if err != nil {
+		return err
+	}
+	var current *project.Generation
+	switch g, err := base.Sealed(l); exitcode.For(err) {
+	case 0:
+		current = &g
+	case exitcode.NoBase.N:
+	case exitcode.HomeUnusable.N:
+		return err
+	default:
+		env.Warnf("%v", err)
+	}
+	list := listing{Projects: make([]row, len(entries))}
+	if current != nil {
+		list.BaseGeneration = &current.Number
+	}
+	var machines []layout.Machine
+	var usable []int
+	for i, e := range entries {
+		r := &list.Projects[i]
+		r.Project = e.Name
+		if e.Err != nil {
+			r.State.State, r.Error = unusable, e.Err.Error()
+			continue
+		}
+		machines = append(machines, l.Project(e.Name))
+		usable = append(usable, i)
+		generation(l, e.Name, current, r)
+	}
+	states, err := state.Read(env.Ctx, machines)
+	if err != nil {
+		return err
+	}
+	for j, i := range usable {
+		r := &list.Projects[i]
+		r.State = states[j]
+		if r.State.State != state.Stopped {
+			if port, err := project.ReadPort(machines[j]); err == nil {
+				r.Port = &port
+			}
+		}
+	}
+	if opts.JSON {
+		data, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s\n", data)
+		return nil
+	}
+	if len(entries) == 0 {
+		env.Infof("No projects found.")
+		return nil
+	}
+	table(env, list)
+	return nil
+}
+
+// generation fills in what r says of the project's base generation.
+func generation(l layout.Layout, name string, current *project.Generation, r *row) {
+	g, err := project.ReadGeneration(l.Project(name).Generation, true)
+	switch {
+	case err == nil && g.Detached:
+		r.Detached = true
+	case err == nil:
+		r.Generation = &g.Number
+	case !errors.Is(err, project.ErrNoGeneration):
+		r.Error = err.Error()
+	}
+	s, err := project.Stale(l, name, current)
+	r.Stale = err == nil && s != project.Current
+}
+
+// table prints the seed's table, painted for a terminal.
+func table(env *cli.Env, list listing) {
+	p := env.Palette
+	if env.Color != term.ModeYes && !term.IsTerminal(os.Stdout) {
+		p = &term.Palette{}
+	}
+	width := len("PROJECT")
+	for _, r := range list.Projects {
+		width = max(width, len(r.Project))
+	}
+	fmt.Fprintf(env.Stdout, "%-*s %-5s %-8s %s\n", width, "PROJECT", "PORT", "STATUS", "GENERATION")
+	fmt.Fprintf(env.Stdout, "%-*s %-5s %-8s %s\n", width, "-------", "----", "------", "----------")
+	for _, r := range list.Projects {
+		port := "-"
+		if r.Port != nil {
+			port = fmt.Sprint(*r.Port)
+		}
+		status := string(r.State.State)
+		// Padding is counted on the text: escape sequences take no room.
+		paintedStatus := p.Paint(status, statusColour(r.State.State), false) + strings.Repeat(" ", max(0, 8-len(status)))
+		gen, colour := "-", term.Colour(0)
+		switch {
+		case r.Detached:
+			gen, colour = "detached", term.Yellow
+		case r.Generation != nil:
+			gen = fmt.Sprint(*r.Generation)
+		case r.Error != "" && r.State.State != unusable:
+			gen = "?"
+		}
+		if r.Stale && !r.Detached {
+			colour = term.Red
+		}
+		if colour != 0 {
+			gen = p.Paint(gen, colour, false)
+		}
+		fmt.Fprintf(env.Stdout, "%-*s %-5s %s %s\n", width, r.Project, port, paintedStatus, gen)
+	}
+	if list.BaseGeneration != nil {
+		env.Infof("Base generation: %d", *list.BaseGeneration)
+	} else {
+		env.Infof("No sealed base.")
+	}
+	for _, r := range list.Projects {
+		switch {
+		case r.Error != "":
+			env.Warnf("%s: %s", r.Project, r.Error)
+		case r.Reason != "":
+			env.Infof("%s", r.State.Explain(r.Project))
+		}
+	}
+}
+
+func statusColour(w state.Word) term.Colour {
+	switch w {
+	case state.Running:
+		return term.Green
+	case state.Stopped, state.Failed, unusable:
+		return term.Red
+	}
+	return term.Yellow
+}
