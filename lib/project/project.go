@@ -189,12 +189,20 @@ func Stale(l layout.Layout, name string, base *Generation) (Staleness, error) {
 		return Unknown, nil
 	case err != nil:
 		return Current, err
-	case g.Detached:
-		return Current, nil
-	case base == nil:
-		return Unknown, nil
-	case g.Number != base.Number:
-		return Outdated, nil
 	}
-	return Current, nil
+	return g.Against(base), nil
+}
+
+// Against tells whether a project of generation g lags the base's, or
+// base is nil when the base has none, as Stale does once g is read.
+func (g Generation) Against(base *Generation) Staleness {
+	switch {
+	case g.Detached:
+		return Current
+	case base == nil:
+		return Unknown
+	case g.Number != base.Number:
+		return Outdated
+	}
+	return Current
 }

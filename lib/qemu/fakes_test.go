@@ -78,6 +78,7 @@ func (f *fakeQMP) serve(c net.Conn) {
 	for {
 		var cmd struct {
 			Execute   string
+			ID        json.RawMessage
 			Arguments struct {
 				CommandLine string `json:"command-line"`
 			}
@@ -95,8 +96,12 @@ func (f *fakeQMP) serve(c net.Conn) {
 			f.mu.Lock()
 			state := f.state
 			f.mu.Unlock()
+			id := ""
+			if cmd.ID != nil {
+				id = `, "id": ` + string(cmd.ID)
+			}
 			f.send(`{"return": {"status": "` + string(state) + `", "singlestep": false, "running": ` +
-				map[bool]string{true: "true", false: "false"}[state == StateRunning] + `}}`)
+				map[bool]string{true: "true", false: "false"}[state == StateRunning] + `}` + id + `}`)
 		case "system_powerdown":
 			f.mu.Lock()
 			f.presses++

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,6 +54,25 @@ var ErrMonitorBusy = errors.New("QMP monitor busy")
 // again.
 const queueRetry = 10 * time.Millisecond
 
+// whileQueueFull makes a connection with connect, again while the
+// socket's queue is full, for at most timeout. QEMU queues one connection
+// besides the one it serves: while another client waits there, a
+// connection is refused at once (EAGAIN). Short connections free it
+// within moments.
+func whileQueueFull(ctx context.Context, path string, timeout time.Duration, connect func() error) error {
+	begin := time.Now()
+	for {
+		err := connect()
+		if !errors.Is(err, syscall.EAGAIN) {
+			return err
+		}
+		if time.Since(begin) >= timeout || ctx.Err() != nil {
+			return fmt.Errorf("QMP socket %s: %w: its queue stayed full for %s", path, ErrMonitorBusy, timeout)
+		}
+		time.Sleep(queueRetry)
+	}
+}
+
 // Dial connects to a QMP socket and completes the handshake within
 // timeout. Events are not followed.
 func Dial(ctx context.Context, path string, timeout time.Duration) (*Monitor, error) {
@@ -64,25 +84,13 @@ func Dial(ctx context.Context, path string, timeout time.Duration) (*Monitor, er
 // kept for Shutdown and Finish.
 func DialEvents(ctx context.Context, path string, timeout time.Duration, handle func(Event)) (*Monitor, error) {
 	var mon *qmp.SocketMonitor
-	begin := time.Now()
-	var err error
-	for {
-		err = unixsock.Do(path, func(addr string) error {
+	err := whileQueueFull(ctx, path, timeout, func() error {
+		return unixsock.Do(path, func(addr string) error {
 			var err error
 			mon, err = qmp.NewSocketMonitor("unix", addr, timeout)
 			return err
 		})
-		// QEMU queues one connection besides the one it serves: while
-		// another client waits there, a connection is refused at once.
-		// Short connections free it within moments.
-		if !errors.Is(err, syscall.EAGAIN) || time.Since(begin) >= timeout || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(queueRetry)
-	}
-	if errors.Is(err, syscall.EAGAIN) {
-		return nil, fmt.Errorf("QMP socket %s: %w: its queue stayed full for %s", path, ErrMonitorBusy, timeout)
-	}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +273,64 @@ func HumanCommand(ctx context.Context, path, command string, dial, run time.Dura
 	}
 	defer mon.Close()
 	return mon.Human(command, run)
+}
+
+// ProbeStatus is QueryStatus for programs whose whole run is this
+// question (virtdev-status, virtdev-list): the handshake and the question
+// are written at once, as soon as the connection is made, and the
+// answers read as QEMU gives them. A connection through the Monitor
+// waits for QEMU three times (its greeting, the handshake's answer, the
+// question's), each a wake-up of QEMU and of the program, which on a busy
+// host costs more than everything else those programs do.
+func ProbeStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var conn net.Conn
+	err := whileQueueFull(ctx, path, timeout, func() error {
+		var err error
+		conn, err = unixsock.Dial(ctx, path)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if _, err := conn.Write([]byte(`{"execute":"qmp_capabilities"}{"execute":"query-status","id":"status"}`)); err != nil {
+		return "", err
+	}
+	// Greeting, handshake, events: every line until the answer, which
+	// carries the question's id.
+	dec := json.NewDecoder(conn)
+	for {
+		var msg struct {
+			ID     string          `json:"id"`
+			Return json.RawMessage `json:"return"`
+			Error  *struct {
+				Desc string `json:"desc"`
+			} `json:"error"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("QEMU did not answer query-status on %s within %s", path, timeout)
+			}
+			return "", fmt.Errorf("QMP on %s: %w", path, err)
+		}
+		switch {
+		case msg.Error != nil:
+			return "", fmt.Errorf("QMP on %s: %s", path, msg.Error.Desc)
+		case msg.ID != "status":
+			continue
+		}
+		var status struct {
+			Status RunState `json:"status"`
+		}
+		if err := json.Unmarshal(msg.Return, &status); err != nil || status.Status == "" {
+			return "", fmt.Errorf("unexpected answer to query-status: %.200s", msg.Return)
+		}
+		return status.Status, nil
+	}
 }
 
 // QueryStatus asks the machine's status over a connection of its own.

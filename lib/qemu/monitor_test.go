@@ -80,14 +80,16 @@ func TestDialGivesUpOnSilentMonitor(t *testing.T) {
 	}
 }
 
-// A command QEMU never answers does not hold its caller for ever.
-func TestCommandTimesOut(t *testing.T) {
+// silentQEMU serves a QMP socket that greets and completes the handshake,
+// then answers nothing more: a QEMU stuck in a command.
+func silentQEMU(t *testing.T) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "monitor.sock")
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		c, err := l.Accept()
 		if err != nil {
@@ -104,6 +106,12 @@ func TestCommandTimesOut(t *testing.T) {
 			}
 		}
 	}()
+	return path
+}
+
+// A command QEMU never answers does not hold its caller for ever.
+func TestCommandTimesOut(t *testing.T) {
+	path := silentQEMU(t)
 	mon, err := Dial(context.Background(), path, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -161,5 +169,32 @@ func TestChardevInUse(t *testing.T) {
 			t.Error("a character device QEMU does not have was found")
 		}
 		mon.Close()
+	}
+}
+
+// ProbeStatus writes its question before QEMU greets, and skips what
+// comes before the answer.
+func TestProbeStatus(t *testing.T) {
+	path := filepath.Join(longMachineDir(t), "monitor.sock")
+	f := newFakeQMP(t, path, StateIOError)
+	f.onReady = func() { f.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}`) }
+	state, err := ProbeStatus(context.Background(), path, time.Second)
+	if err != nil || state != StateIOError {
+		t.Fatalf("ProbeStatus = %q, %v; want io-error", state, err)
+	}
+	if _, err := ProbeStatus(context.Background(), filepath.Join(t.TempDir(), "none.sock"), time.Second); err == nil {
+		t.Error("a missing socket gave a status")
+	}
+}
+
+// A QEMU that never answers costs ProbeStatus its timeout, no more.
+func TestProbeStatusTimeout(t *testing.T) {
+	path := silentQEMU(t)
+	begin := time.Now()
+	if _, err := ProbeStatus(context.Background(), path, 200*time.Millisecond); err == nil {
+		t.Fatal("a silent QEMU gave a status")
+	}
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("ProbeStatus took %s with a 200ms limit", took)
 	}
 }

@@ -87,6 +87,13 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 1 {
 		pattern = layout.Unit(machines[0].Name)
 	}
+	var active map[string]string
+	asked := make(chan error, 1)
+	go func() {
+		var err error
+		active, err = unit.ActiveStates(ctx, pattern)
+		asked <- err
+	}()
 	type answer struct {
 		status qemu.RunState
 		err    error
@@ -103,39 +110,53 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers[i].status, answers[i].err = qemu.QueryStatus(ctx, m.Monitor, QMPTimeout)
+			answers[i].status, answers[i].err = qemu.ProbeStatus(ctx, m.Monitor, QMPTimeout)
 		}()
 	}
-	active, err := unit.ActiveStates(ctx, pattern)
+	// And meanwhile, what the records say of those that may be stopped.
+	last := make([]string, len(machines))
+	for i, m := range machines {
+		last[i] = LastRun(m)
+	}
 	wg.Wait()
-	if err != nil {
+	if err := <-asked; err != nil {
 		return nil, err
 	}
 	states := make([]State, len(machines))
 	for i, m := range machines {
-		states[i] = Classify(m, active[layout.Unit(m.Name)], answers[i].status, answers[i].err)
+		states[i] = Classify(m, active[layout.Unit(m.Name)], answers[i].status, answers[i].err, last[i])
 	}
 	return states, nil
 }
 
+// Of is Read for one machine. One without a port file does not run (the
+// file is written before the machine's unit starts, and removed once QEMU
+// has ended), and systemd is not asked about it: a script that polls
+// virtdev-status on a stopped machine costs nobody anything.
+func Of(ctx context.Context, m layout.Machine) (State, error) {
+	if _, err := os.Lstat(m.Port); errors.Is(err, fs.ErrNotExist) {
+		return Classify(m, "", "", nil, LastRun(m)), nil
+	}
+	states, err := Read(ctx, []layout.Machine{m})
+	if err != nil {
+		return State{}, err
+	}
+	return states[0], nil
+}
+
 // Classify decides a machine's state from its unit's ActiveState ("" for
-// a unit systemd has not loaded) and, for a unit that runs, QEMU's
-// status or the failure to learn it.
-func Classify(m layout.Machine, active string, status qemu.RunState, qerr error) State {
+// a unit systemd has not loaded), for a unit that runs QEMU's status or
+// the failure to learn it, and for one that does not, how its last run
+// ended when that is worth saying (LastRun).
+func Classify(m layout.Machine, active string, status qemu.RunState, qerr error, last string) State {
 	switch active {
 	case "activating":
 		return State{State: Starting}
 	case "deactivating":
 		return State{State: Stopping}
 	case "active", "reloading", "refreshing":
-	case "failed":
-		s := State{State: Stopped, Reason: "its last run failed"}
-		if rec, err := qemu.ReadShutdown(m.Shutdown); err == nil {
-			s.Reason += " (" + rec.Describe() + ")"
-		}
-		return s
 	default:
-		return State{State: Stopped}
+		return State{State: Stopped, Reason: last}
 	}
 	switch {
 	case qerr != nil:
@@ -152,6 +173,18 @@ func Classify(m layout.Machine, active string, status qemu.RunState, qerr error)
 		return State{State: Stopping, QEMU: status, Reason: reason(m, status)}
 	}
 	return State{State: Paused, QEMU: status, Reason: reason(m, status)}
+}
+
+// LastRun explains a stopped machine whose last run ended abnormally, by
+// the record its supervisor left: QEMU exited without the SHUTDOWN event
+// that a guest's poweroff or virtdev-stop's signal brings. It is "" for
+// any other machine.
+func LastRun(m layout.Machine) string {
+	rec, err := qemu.ReadShutdown(m.Shutdown)
+	if err != nil || rec.How != qemu.Unknown {
+		return ""
+	}
+	return "its last run ended abnormally (" + rec.Describe() + ")"
 }
 
 // reason is what QEMU's status means for this machine.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -24,7 +25,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{"", "", nil, Stopped, ""},
 		{"inactive", "", fs.ErrNotExist, Stopped, ""},
-		{"failed", "", nil, Stopped, "its last run failed"},
+		{"failed", "", nil, Stopped, ""},
 		{"activating", "", fs.ErrNotExist, Starting, ""},
 		{"deactivating", qemu.StateRunning, nil, Stopping, ""},
 		{"active", qemu.StateRunning, nil, Running, ""},
@@ -39,7 +40,7 @@ func TestClassify(t *testing.T) {
 		{"active", "", busy, Running, "QEMU's own status is unknown: QMP monitor busy"},
 		{"active", "", fs.ErrNotExist, Running, "monitor socket " + m.Monitor + " is missing"},
 	} {
-		got := Classify(m, c.active, c.status, c.qerr)
+		got := Classify(m, c.active, c.status, c.qerr, "")
 		if got.State != c.want || (c.reason == "") != (got.Reason == "") || !strings.Contains(got.Reason, c.reason) {
 			t.Errorf("unit %q, QEMU %q, %v: got %+v, want %s with a reason containing %q", c.active, c.status, c.qerr, got, c.want, c.reason)
 		}
@@ -49,19 +50,46 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// A unit that failed is explained by the record of how the machine ended.
-func TestClassifyFailedUnitReadsShutdownRecord(t *testing.T) {
+// A machine whose QEMU ended without a shutdown is explained by the
+// record of how it ended; one that powered off, or was stopped, is not.
+func TestClassifyReadsShutdownRecord(t *testing.T) {
 	m := layout.Layout{Home: t.TempDir()}.Project("p")
 	if err := os.MkdirAll(m.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	rec := qemu.Shutdown{How: qemu.Unknown, Exit: "killed by signal 6 (aborted)", Time: time.Now()}
-	if err := qemu.WriteShutdown(m.Shutdown, rec); err != nil {
+	for how, want := range map[string]string{
+		qemu.Unknown: "its last run ended abnormally (QEMU reported no shutdown, QEMU killed by signal 6 (aborted)",
+		qemu.Clean:   "",
+		qemu.Forced:  "",
+	} {
+		rec := qemu.Shutdown{How: how, Exit: "killed by signal 6 (aborted)", Time: time.Now()}
+		if err := qemu.WriteShutdown(m.Shutdown, rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, active := range []string{"failed", "inactive", ""} {
+			got := Classify(m, active, "", nil, LastRun(m))
+			if got.State != Stopped || !strings.HasPrefix(got.Reason, want) || (want == "") != (got.Reason == "") {
+				t.Errorf("%s run, unit %q: got %+v, want stopped with reason %q", how, active, got, want)
+			}
+		}
+	}
+}
+
+// Of does not ask systemd about a machine without a port file: here,
+// without a user bus, asking would fail.
+func TestOfWithoutPortFile(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	m := layout.Layout{Home: t.TempDir()}.Project("p")
+	if err := os.MkdirAll(m.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	got := Classify(m, "failed", "", nil)
-	if got.State != Stopped || !strings.Contains(got.Reason, "killed by signal 6") {
-		t.Errorf("got %+v, want stopped with the record's account", got)
+	if s, err := Of(context.Background(), m); err != nil || s.State != Stopped {
+		t.Errorf("Of = %+v, %v; want stopped", s, err)
+	}
+	os.WriteFile(m.Port, []byte("2222\n"), 0o644)
+	if _, err := Of(context.Background(), m); err == nil {
+		t.Error("with a port file, systemd was not asked")
 	}
 }
 

@@ -9,9 +9,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -123,9 +125,17 @@ func run(env *cli.Env, _ []string) error {
 		}
 		machines = append(machines, l.Project(e.Name))
 		usable = append(usable, i)
-		generation(l, e.Name, current, r)
 	}
+	// The generation files are read while systemd and QEMU are asked.
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		for j, i := range usable {
+			generation(machines[j], current, &list.Projects[i])
+		}
+	}()
 	states, err := state.Read(env.Ctx, machines)
+	<-read
 	if err != nil {
 		return err
 	}
@@ -150,27 +160,31 @@ func run(env *cli.Env, _ []string) error {
 		env.Infof("No projects found.")
 		return nil
 	}
-	table(env, list)
-	return nil
+	// One write for the table, not one a line.
+	out := bufio.NewWriter(env.Stdout)
+	table(env, out, list)
+	return out.Flush()
 }
 
-// generation fills in what r says of the project's base generation.
-func generation(l layout.Layout, name string, current *project.Generation, r *row) {
-	g, err := project.ReadGeneration(l.Project(name).Generation, true)
+// generation fills in what r says of the machine's base generation.
+func generation(m layout.Machine, current *project.Generation, r *row) {
+	g, err := project.ReadGeneration(m.Generation, true)
 	switch {
-	case err == nil && g.Detached:
-		r.Detached = true
-	case err == nil:
-		r.Generation = &g.Number
-	case !errors.Is(err, project.ErrNoGeneration):
+	case errors.Is(err, project.ErrNoGeneration):
+		r.Stale = true
+	case err != nil:
 		r.Error = err.Error()
+	default:
+		r.Detached = g.Detached
+		if !g.Detached {
+			r.Generation = &g.Number
+		}
+		r.Stale = g.Against(current) != project.Current
 	}
-	s, err := project.Stale(l, name, current)
-	r.Stale = err == nil && s != project.Current
 }
 
-// table prints the seed's table, painted for a terminal.
-func table(env *cli.Env, list listing) {
+// table prints the seed's table to out, painted for a terminal.
+func table(env *cli.Env, out io.Writer, list listing) {
 	p := env.Palette
 	if env.Color != term.ModeYes && !term.IsTerminal(os.Stdout) {
 		p = &term.Palette{}
@@ -179,8 +193,8 @@ func table(env *cli.Env, list listing) {
 	for _, r := range list.Projects {
 		width = max(width, len(r.Project))
 	}
-	fmt.Fprintf(env.Stdout, "%-*s %-5s %-8s %s\n", width, "PROJECT", "PORT", "STATUS", "GENERATION")
-	fmt.Fprintf(env.Stdout, "%-*s %-5s %-8s %s\n", width, "-------", "----", "------", "----------")
+	fmt.Fprintf(out, "%-*s %-5s %-8s %s\n", width, "PROJECT", "PORT", "STATUS", "GENERATION")
+	fmt.Fprintf(out, "%-*s %-5s %-8s %s\n", width, "-------", "----", "------", "----------")
 	for _, r := range list.Projects {
 		port := "-"
 		if r.Port != nil {
@@ -204,7 +218,7 @@ func table(env *cli.Env, list listing) {
 		if colour != 0 {
 			gen = p.Paint(gen, colour, false)
 		}
-		fmt.Fprintf(env.Stdout, "%-*s %-5s %s %s\n", width, r.Project, port, paintedStatus, gen)
+		fmt.Fprintf(out, "%-*s %-5s %s %s\n", width, r.Project, port, paintedStatus, gen)
 	}
 	if list.BaseGeneration != nil {
 		env.Infof("Base generation: %d", *list.BaseGeneration)

@@ -14,7 +14,6 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
-	"virtdev/lib/layout"
 	"virtdev/lib/project"
 	"virtdev/lib/state"
 )
@@ -42,10 +41,14 @@ machine, named maintenance) is doing:
             file system), or asleep
   failed    the guest cannot go on (QEMU status internal-error or
             guest-panicked); only a stop and a new start bring it back
-A machine is running only when QEMU itself says so: systemd asked about its
-unit, and QEMU about its guest over the monitor (each QEMU is given a second).
-For paused and failed, and for a stopped machine whose last run failed, the
-reason follows on stderr. The exit status is 0 whatever the state:
+A machine is running only when QEMU itself says so: systemd is asked about its
+unit, and QEMU about its guest over the monitor (QEMU is given a second). A
+machine without a port file is stopped, without asking: the file is written
+before its unit starts and removed once QEMU has ended.
+
+For every state but running and stopped, and for a stopped machine whose QEMU
+ended without a shutdown (a crash), the reason follows on stderr. The exit
+status is 0 whatever the state:
   [ "$(virtdev-status p)" = running ] || virtdev-start p
 
 --json prints {"project", "state", "qemu", "reason"}: "qemu" is QEMU's own
@@ -70,11 +73,10 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	states, err := state.Read(env.Ctx, []layout.Machine{m})
+	s, err := state.Of(env.Ctx, m)
 	if err != nil {
 		return err
 	}
-	s := states[0]
 	if opts.JSON {
 		data, err := json.Marshal(struct {
 			Project string `json:"project"`

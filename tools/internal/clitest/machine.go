@@ -10,6 +10,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/project"
 	"virtdev/lib/qemu"
 )
 
@@ -18,7 +19,8 @@ import (
 // project's unit under the user manager, in the project's directory, with
 // the monitor and console sockets and the PID file of a virtdev machine.
 // Its monitor answers as a guest's QEMU does (query-status says running,
-// the human monitor's stop pauses it), and its console takes a client.
+// the human monitor's stop pauses it), and its console takes a client. Its
+// port file says 2345, unless one is there already; nothing listens there.
 // Guard it with [userbus] and [tool:qemu-system-x86_64], after userbus.
 //
 //	machine start NAME         start it and wait for its monitor
@@ -26,6 +28,8 @@ import (
 //	machine stop NAME          stop it
 //
 // A machine left running stops by itself after two minutes.
+const standInPort = 2345
+
 func machine(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: machine start|hmp|stop NAME [COMMAND...]")
@@ -33,6 +37,9 @@ func machine(ts *testscript.TestScript, neg bool, args []string) {
 	m := layout.Layout{Home: ts.Getenv("VIRTDEV_HOME")}.Project(args[1])
 	switch args[0] {
 	case "start":
+		if _, err := os.Stat(m.Port); err != nil {
+			ts.Check(project.WritePort(m, standInPort))
+		}
 		ts.Check(ts.Exec("systemd-run", "--user", "--quiet", "--collect", "--property=RuntimeMaxSec=120",
 			"--unit="+layout.Unit(m.Name), "--working-directory="+m.Dir,
 			"qemu-system-x86_64", "-machine", "none", "-nodefaults", "-display", "none",
@@ -56,6 +63,8 @@ func machine(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Logf("%s", out)
 	case "stop":
 		ts.Check(ts.Exec("systemctl", "--user", "stop", layout.Unit(m.Name)))
+		// What a machine's supervisor does once QEMU has ended.
+		os.Remove(m.Port)
 	default:
 		ts.Fatalf("usage: machine start|hmp|stop NAME [COMMAND...]")
 	}
