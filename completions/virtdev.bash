@@ -333,6 +333,17 @@ _virtdev_spec_key() {
     passthrough=0
 }
 # <<< virtdev-key
+# >>> virtdev-maintain
+_virtdev_spec_maintain() {
+    options=(-y --yes --no-provision --no-inventory --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-maintain
 # >>> virtdev-move
 _virtdev_spec_move() {
     options=(--color= -h --help)

@@ -228,6 +228,16 @@ complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' 
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-key
+# >>> virtdev-maintain
+set -g __virtdev_valued_maintain 
+set -g __virtdev_passthrough_maintain 0
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -f
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -s y -l yes -d 'reseal without asking once the guest has powered off and sealed itself'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l no-provision -d 'run neither the provision hook nor VIRTDEV_SCRIPT'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l no-inventory -d 'run no inventory hook'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-maintain
 # >>> virtdev-move
 set -g __virtdev_valued_move 
 set -g __virtdev_passthrough_move 0
