@@ -144,7 +144,11 @@ func (e *EndError) Error() string {
 	default:
 		what = fmt.Sprintf("the maintenance machine powered off%s without sealing itself: the base it leaves would carry its SSH host keys; the seal's messages are in the guest's journal, which the staging copy keeps", when)
 	}
-	return what + "\n" + kept(e.Staging) + "\nEnd a session with: sudo poweroff (in the guest)"
+	what += "\n" + kept(e.Staging)
+	if e.End == Forced || e.End == Unsealed {
+		what += "\nEnd a session from inside the guest: sudo poweroff"
+	}
+	return what
 }
 
 // SSHError is a maintenance machine whose SSH never let dev in, or whose
