@@ -3,7 +3,8 @@
 #   make                 build every program into ./bin
 #   make test            fast tests: unit and CLI contract tests (seconds)
 #   make e2e             the real-guest suite (needs QEMU, a systemd user
-#                        manager and a user bus; see README.md); E2E_RUN=regexp
+#                        manager and a user bus; see README.md), and the
+#                        installer machine on tiny real media; E2E_RUN=regexp
 #                        runs only the tests it matches
 #   make check           go vet, the man pages (scdoc) and the fast tests
 #   make test-all        the fast tests, then the real-guest suite

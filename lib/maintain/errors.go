@@ -142,7 +142,11 @@ func (e *EndError) Error() string {
 	case Crashed:
 		what = fmt.Sprintf("QEMU ended%s without reporting a shutdown (%s): it was killed or crashed; see journalctl --user -u %s", when, e.Record.Describe(), layout.Unit(layout.Maintenance))
 	default:
-		what = fmt.Sprintf("the maintenance machine powered off%s without sealing itself: the base it leaves would carry its SSH host keys; the seal's messages are in the guest's journal, which the staging copy keeps", when)
+		if e.Early {
+			what = "the maintenance machine powered off before the session was open, before it was prepared to seal itself: the base it leaves would carry its SSH host keys"
+			break
+		}
+		what = "the maintenance machine powered off without sealing itself: the base it leaves would carry its SSH host keys; the seal's messages are in the guest's journal (journalctl -u " + sealUnit + "), which the staging copy keeps"
 	}
 	what += "\n" + kept(e.Staging)
 	if e.End == Forced || e.End == Unsealed {

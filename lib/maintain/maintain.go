@@ -224,6 +224,9 @@ func (s *Session) Run(ctx context.Context, p *Plan) (Result, error) {
 	}
 	if !s.Yes {
 		yes, err := s.Prompt.YesNo(fmt.Sprintf("Reseal the base with the maintained system, as generation %s?", next))
+		if ctx.Err() != nil {
+			return Result{}, &InterruptedError{What: "at the question", Staging: m.Dir}
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("cannot ask whether to reseal: %w\n%s", err, kept(m.Dir))
 		}

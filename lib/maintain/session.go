@@ -184,7 +184,7 @@ func (r *running) ending(ctx context.Context, early bool) error {
 		e.End = Aborted
 	case rec.How == qemu.Forced:
 		e.End = Forced
-	case rec.How == qemu.Unknown:
+	case rec.How != qemu.Clean || !rec.Guest:
 		e.End = Crashed
 	default:
 		return nil
