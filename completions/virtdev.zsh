@@ -203,7 +203,7 @@ _virtdev_spec_generation() {
 _virtdev_spec_install() {
   _arguments -s -S : \
     '--timeout=[stop an installation that has not finished after DURATION (such as 90m); 0 waits as long as it takes; default 2h]:duration: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     '::iso:_files'
 }
@@ -211,7 +211,7 @@ _virtdev_spec_install() {
 # >>> virtdev-iso
 _virtdev_spec_iso() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-iso
@@ -228,7 +228,7 @@ _virtdev_spec_maintain() {
     '(-y --yes)'{-y,--yes}'[reseal without asking once the guest has powered off and sealed itself]' \
     '--no-provision[run neither the provision hook nor VIRTDEV_SCRIPT]' \
     '--no-inventory[run no inventory hook]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-maintain
