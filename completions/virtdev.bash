@@ -344,6 +344,28 @@ _virtdev_spec_generation() {
     passthrough=0
 }
 # <<< virtdev-generation
+# >>> virtdev-install
+_virtdev_spec_install() {
+    options=(--timeout= --color= -h --help)
+    valued=' --timeout '
+    choices=([--color]='yes no auto')
+    args=(file)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-install
+# >>> virtdev-iso
+_virtdev_spec_iso() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-iso
 # >>> virtdev-key
 _virtdev_spec_key() {
     options=(--color= -h --help)
@@ -377,6 +399,17 @@ _virtdev_spec_log() {
     passthrough=0
 }
 # <<< virtdev-log
+# >>> virtdev-maintain
+_virtdev_spec_maintain() {
+    options=(-y --yes --no-provision --no-inventory --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-maintain
 # >>> virtdev-monitor
 _virtdev_spec_monitor() {
     options=(--color= -h --help)
@@ -427,7 +460,7 @@ _virtdev_spec_path() {
     valued='  '
     choices=([--color]='yes no auto')
     args=(path-target resource)
-    values=(['1']='data system-image home-image nvram generation port monitor console shutdown backups manifest config' ['1:base']='data system-image home-image nvram generation' ['1:maintenance']='data system-image home-image nvram generation')
+    values=(['1']='data system-image home-image nvram generation port monitor console events qemu-pid shutdown backups manifest config' ['1:base']='data system-image home-image nvram generation' ['1:maintenance']='data system-image home-image nvram generation')
     rest=
     passthrough=0
 }

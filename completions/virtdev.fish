@@ -184,7 +184,7 @@ set -g __virtdev_passthrough_bootstrap 0
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -f
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l suite -x -d 'Debian release to install; default bookworm'
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l mirror -x -d 'mirror to install from, e.g. a local one (default: Debian\'s)'
-complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-bootstrap
 # >>> virtdev-console
@@ -192,7 +192,7 @@ set -g __virtdev_valued_console
 set -g __virtdev_passthrough_console 0
 complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -f
 complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -s f -l force -d 'attach without a terminal: relay standard input and output as they are'
-complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-console
@@ -200,7 +200,7 @@ complete -c virtdev-console -c virtdev -n '__virtdev_is console; and __virtdev_a
 set -g __virtdev_valued_create 
 set -g __virtdev_passthrough_create 0
 complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -f
-complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-create
 # >>> virtdev-destroy
@@ -208,7 +208,7 @@ set -g __virtdev_valued_destroy
 set -g __virtdev_passthrough_destroy 0
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -f
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -s y -l yes -d 'destroy without asking (needed when standard input is not a terminal)'
-complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-destroy
@@ -218,7 +218,7 @@ set -g __virtdev_passthrough_detach 0
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -f
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l in-place -d 'rebase the existing images instead of converting copies: less disk space, no rollback if interrupted'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s y -l yes -d 'detach without asking (needed when standard input is not a terminal)'
-complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-detach
@@ -227,7 +227,7 @@ set -g __virtdev_valued_disk
 set -g __virtdev_passthrough_disk 0
 complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -f
 complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -l json -d 'print one JSON object: the project, whether it is detached, and each disk\'s sizes and backing file'
-complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-disk
@@ -235,15 +235,31 @@ complete -c virtdev-disk -c virtdev -n '__virtdev_is disk; and __virtdev_arg 0' 
 set -g __virtdev_valued_generation 
 set -g __virtdev_passthrough_generation 0
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -f
-complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-generation
+# >>> virtdev-install
+set -g __virtdev_valued_install --timeout
+set -g __virtdev_passthrough_install 0
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -f
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -l timeout -x -d 'stop an installation that has not finished after DURATION (such as 90m); 0 waits as long as it takes; default 2h'
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
+# <<< virtdev-install
+# >>> virtdev-iso
+set -g __virtdev_valued_iso 
+set -g __virtdev_passthrough_iso 0
+complete -c virtdev-iso -c virtdev -n '__virtdev_is iso; and __virtdev_options' -f
+complete -c virtdev-iso -c virtdev -n '__virtdev_is iso; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-iso -c virtdev -n '__virtdev_is iso; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-iso
 # >>> virtdev-key
 set -g __virtdev_valued_key 
 set -g __virtdev_passthrough_key 0
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -f
-complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-key
 # >>> virtdev-list
@@ -251,7 +267,7 @@ set -g __virtdev_valued_list
 set -g __virtdev_passthrough_list 0
 complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -f
 complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -l json -d 'print one JSON document: the base generation and every column of every project'
-complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-list -c virtdev -n '__virtdev_is list; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-list
 # >>> virtdev-log
@@ -260,15 +276,25 @@ set -g __virtdev_passthrough_log 0
 complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -f
 complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -s f -l follow -d 'show new entries as they come, until interrupted'
 complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -s n -l lines -x -d 'show only the last N entries'
-complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-log -c virtdev -n '__virtdev_is log; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-log
+# >>> virtdev-maintain
+set -g __virtdev_valued_maintain 
+set -g __virtdev_passthrough_maintain 0
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -f
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -s y -l yes -d 'reseal without asking once the guest has powered off and sealed itself'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l no-provision -d 'run neither the provision hook nor VIRTDEV_SCRIPT'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l no-inventory -d 'run no inventory hook'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-maintain
 # >>> virtdev-monitor
 set -g __virtdev_valued_monitor 
 set -g __virtdev_passthrough_monitor 1
 complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -f
-complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-monitor
@@ -276,7 +302,7 @@ complete -c virtdev-monitor -c virtdev -n '__virtdev_is monitor; and __virtdev_a
 set -g __virtdev_valued_move 
 set -g __virtdev_passthrough_move 0
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -f
-complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-move
@@ -286,7 +312,7 @@ set -g __virtdev_passthrough_net 1
 complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -f
 complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l net -x -d 'network zone: none, wan or full'
 complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l ssh-port -x -d 'port on 127.0.0.1 forwarded to the guest\'s SSH server'
-complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-net
 # >>> virtdev-nuke
@@ -294,23 +320,23 @@ set -g __virtdev_valued_nuke
 set -g __virtdev_passthrough_nuke 0
 complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -f
 complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -s y -l yes -d 'delete without asking (needed when standard input is not a terminal)'
-complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-nuke
 # >>> virtdev-path
 set -g __virtdev_valued_path 
 set -g __virtdev_passthrough_path 0
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -f
-complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 0' -a '(__virtdev_projects; printf "base\tsealed base\nmaintenance\tstaging copy\n")'
-complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console events qemu-pid shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
 # <<< virtdev-path
 # >>> virtdev-pid
 set -g __virtdev_valued_pid 
 set -g __virtdev_passthrough_pid 0
 complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -f
-complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-pid
@@ -318,7 +344,7 @@ complete -c virtdev-pid -c virtdev -n '__virtdev_is pid; and __virtdev_arg 0' -a
 set -g __virtdev_valued_port 
 set -g __virtdev_passthrough_port 0
 complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -f
-complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-port
@@ -326,14 +352,14 @@ complete -c virtdev-port -c virtdev -n '__virtdev_is port; and __virtdev_arg 0' 
 set -g __virtdev_valued_seal 
 set -g __virtdev_passthrough_seal 0
 complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -f
-complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-seal
 # >>> virtdev-ssh
 set -g __virtdev_valued_ssh 
 set -g __virtdev_passthrough_ssh 1
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -f
-complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg_from 1' -a '(__fish_complete_path (commandline -ct))'
@@ -342,7 +368,7 @@ complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg_from 
 set -g __virtdev_valued_ssh_config 
 set -g __virtdev_passthrough_ssh_config 0
 complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -f
-complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __virtdev_arg_from 0' -a '(__virtdev_projects)'
 # <<< virtdev-ssh-config
@@ -350,14 +376,14 @@ complete -c virtdev-ssh-config -c virtdev -n '__virtdev_is ssh-config; and __vir
 set -g __virtdev_valued_stale 
 set -g __virtdev_passthrough_stale 0
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -f
-complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-stale
 # >>> virtdev-start
 set -g __virtdev_valued_start 
 set -g __virtdev_passthrough_start 0
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -f
-complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-start
@@ -366,7 +392,7 @@ set -g __virtdev_valued_status
 set -g __virtdev_passthrough_status 0
 complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -f
 complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -l json -d 'print one JSON object: the project, its state, QEMU\'s status and the reason'
-complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-status
@@ -374,7 +400,7 @@ complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_arg
 set -g __virtdev_valued_stop 
 set -g __virtdev_passthrough_stop 0
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -f
-complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-stop
@@ -382,7 +408,7 @@ complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' 
 set -g __virtdev_valued_supervise 
 set -g __virtdev_passthrough_supervise 1
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -f
-complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
 # <<< virtdev-supervise
@@ -391,7 +417,7 @@ set -g __virtdev_valued_transfer
 set -g __virtdev_passthrough_transfer 0
 complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -f
 complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -s v -l verbose -d 'show the progress and name every file, even when stderr is not a terminal'
-complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev_arg 1' -a '(__fish_complete_path (commandline -ct))'
@@ -401,7 +427,7 @@ complete -c virtdev-transfer -c virtdev -n '__virtdev_is transfer; and __virtdev
 set -g __virtdev_valued_wait 
 set -g __virtdev_passthrough_wait 0
 complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -f
-complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-wait

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-key virtdev-list virtdev-log virtdev-monitor virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-wait
+#compdef virtdev virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-install virtdev-iso virtdev-key virtdev-list virtdev-log virtdev-maintain virtdev-monitor virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -160,7 +160,7 @@ _virtdev_spec_bootstrap() {
   _arguments -s -S : \
     '--suite=[Debian release to install; default bookworm]:suite: ' \
     '--mirror=[mirror to install from, e.g. a local one (default\: Debian'\''s)]:url: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-bootstrap
@@ -168,7 +168,7 @@ _virtdev_spec_bootstrap() {
 _virtdev_spec_console() {
   _arguments -s -S : \
     '(-f --force)'{-f,--force}'[attach without a terminal\: relay standard input and output as they are]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -176,7 +176,7 @@ _virtdev_spec_console() {
 # >>> virtdev-create
 _virtdev_spec_create() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project: '
 }
@@ -185,7 +185,7 @@ _virtdev_spec_create() {
 _virtdev_spec_destroy() {
   _arguments -s -S : \
     '(-y --yes)'{-y,--yes}'[destroy without asking (needed when standard input is not a terminal)]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects'
 }
@@ -195,7 +195,7 @@ _virtdev_spec_detach() {
   _arguments -s -S : \
     '--in-place[rebase the existing images instead of converting copies\: less disk space, no rollback if interrupted]' \
     '(-y --yes)'{-y,--yes}'[detach without asking (needed when standard input is not a terminal)]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects'
 }
@@ -204,7 +204,7 @@ _virtdev_spec_detach() {
 _virtdev_spec_disk() {
   _arguments -s -S : \
     '--json[print one JSON object\: the project, whether it is detached, and each disk'\''s sizes and backing file]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -212,15 +212,31 @@ _virtdev_spec_disk() {
 # >>> virtdev-generation
 _virtdev_spec_generation() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     '::project:_virtdev_projects'
 }
 # <<< virtdev-generation
+# >>> virtdev-install
+_virtdev_spec_install() {
+  _arguments -s -S : \
+    '--timeout=[stop an installation that has not finished after DURATION (such as 90m); 0 waits as long as it takes; default 2h]:duration: ' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    '::iso:_files'
+}
+# <<< virtdev-install
+# >>> virtdev-iso
+_virtdev_spec_iso() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-iso
 # >>> virtdev-key
 _virtdev_spec_key() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-key
@@ -228,7 +244,7 @@ _virtdev_spec_key() {
 _virtdev_spec_list() {
   _arguments -s -S : \
     '--json[print one JSON document\: the base generation and every column of every project]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-list
@@ -237,15 +253,25 @@ _virtdev_spec_log() {
   _arguments -s -S : \
     '(-f --follow)'{-f,--follow}'[show new entries as they come, until interrupted]' \
     '(-n --lines)'{-n+,--lines=}'[show only the last N entries]:n: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
 # <<< virtdev-log
+# >>> virtdev-maintain
+_virtdev_spec_maintain() {
+  _arguments -s -S : \
+    '(-y --yes)'{-y,--yes}'[reseal without asking once the guest has powered off and sealed itself]' \
+    '--no-provision[run neither the provision hook nor VIRTDEV_SCRIPT]' \
+    '--no-inventory[run no inventory hook]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-maintain
 # >>> virtdev-monitor
 _virtdev_spec_monitor() {
   _arguments -s -S -A '-*' : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines' \
     '*::command: '
@@ -254,7 +280,7 @@ _virtdev_spec_monitor() {
 # >>> virtdev-move
 _virtdev_spec_move() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':old-name:_virtdev_projects' \
     ':new-name: '
@@ -265,7 +291,7 @@ _virtdev_spec_net() {
   _arguments -s -S -A '-*' : \
     '--net=[network zone\: none, wan or full]:zone: ' \
     '--ssh-port=[port on 127.0.0.1 forwarded to the guest'\''s SSH server]:port: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':qemu: ' \
     '*::qemu-options: '
@@ -275,23 +301,23 @@ _virtdev_spec_net() {
 _virtdev_spec_nuke() {
   _arguments -s -S : \
     '(-y --yes)'{-y,--yes}'[delete without asking (needed when standard input is not a terminal)]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-nuke
 # >>> virtdev-path
 _virtdev_spec_path() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_path_names' \
-    '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
+    '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console events qemu-pid shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
 }
 # <<< virtdev-path
 # >>> virtdev-pid
 _virtdev_spec_pid() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -299,7 +325,7 @@ _virtdev_spec_pid() {
 # >>> virtdev-port
 _virtdev_spec_port() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -307,14 +333,14 @@ _virtdev_spec_port() {
 # >>> virtdev-seal
 _virtdev_spec_seal() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-seal
 # >>> virtdev-ssh
 _virtdev_spec_ssh() {
   _arguments -s -S -A '-*' : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines' \
     '*::ssh-argument:_default'
@@ -323,7 +349,7 @@ _virtdev_spec_ssh() {
 # >>> virtdev-ssh-config
 _virtdev_spec_ssh_config() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     '*::project:_virtdev_projects'
 }
@@ -331,14 +357,14 @@ _virtdev_spec_ssh_config() {
 # >>> virtdev-stale
 _virtdev_spec_stale() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-stale
 # >>> virtdev-start
 _virtdev_spec_start() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects' \
     '::port: '
@@ -348,7 +374,7 @@ _virtdev_spec_start() {
 _virtdev_spec_status() {
   _arguments -s -S : \
     '--json[print one JSON object\: the project, its state, QEMU'\''s status and the reason]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -356,7 +382,7 @@ _virtdev_spec_status() {
 # >>> virtdev-stop
 _virtdev_spec_stop() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -364,7 +390,7 @@ _virtdev_spec_stop() {
 # >>> virtdev-supervise
 _virtdev_spec_supervise() {
   _arguments -s -S -A '-*' : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':qemu:_files' \
     '*::argument: '
@@ -374,7 +400,7 @@ _virtdev_spec_supervise() {
 _virtdev_spec_transfer() {
   _arguments -s -S : \
     '(-v --verbose)'{-v,--verbose}'[show the progress and name every file, even when stderr is not a terminal]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines' \
     ':source:_virtdev_transfer' \
@@ -384,7 +410,7 @@ _virtdev_spec_transfer() {
 # >>> virtdev-wait
 _virtdev_spec_wait() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
