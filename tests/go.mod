@@ -2,7 +2,10 @@ module virtdev/tests
 
 go 1.26.0
 
-require virtdev/lib v0.0.0
+require (
+	golang.org/x/sys v0.50.0
+	virtdev/lib v0.0.0
+)
 
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
@@ -10,7 +13,6 @@ require (
 	github.com/digitalocean/go-qemu v0.0.0-20250212194115-ee9b0668d242 // indirect
 	github.com/godbus/dbus/v5 v5.2.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )
 
 replace virtdev/lib => ../lib

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
@@ -112,12 +113,18 @@ func run(env *cli.Env, args []string) error {
 		}
 		defer restore()
 	}
+	// A signal ends the relay the way QEMU's going away would, so that
+	// the terminal is put back before the program ends.
+	stop := context.AfterFunc(env.Ctx, func() { conn.Close() })
 	how, err := console.Relay(conn, env.Stdin, env.Stdout)
+	stop()
 	restore()
 	// What follows starts on a line of its own, whatever the guest left
 	// on the last one.
 	env.Infof("")
 	switch {
+	case env.Ctx.Err() != nil:
+		return env.Ctx.Err()
 	case err != nil:
 		return cli.Wrap(exitConnect, err, "lost the console of %s", m.Name)
 	case how == console.Closed:

@@ -13,6 +13,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -160,6 +161,14 @@ func (s *session) interactive() error {
 		return cli.Wrap(exitMonitor, err, "cannot set up the terminal")
 	}
 	defer editor.Close()
+	// Nothing wakes a read from the terminal: on a signal the terminal is
+	// put back at once, and the program ends as an interrupted one does.
+	stop := context.AfterFunc(s.env.Ctx, func() {
+		editor.Close()
+		fmt.Fprintln(s.env.Stderr, "\ninterrupted")
+		os.Exit(exitcode.Interrupted.N)
+	})
+	defer stop()
 	// Replies go where results go; when that is the terminal too, they
 	// pass through the editor, which knows the terminal is raw.
 	var replies io.Writer = editor
