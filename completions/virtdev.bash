@@ -388,6 +388,17 @@ _virtdev_spec_path() {
     passthrough=0
 }
 # <<< virtdev-path
+# >>> virtdev-recreate
+_virtdev_spec_recreate() {
+    options=(--no-backup --no-restore --no-provision -p --provision= -y --yes -v --verbose --color= -h --help)
+    valued=' -p --provision '
+    choices=([--color]='yes no auto')
+    args=(project)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-recreate
 # >>> virtdev-restore
 _virtdev_spec_restore() {
     options=(-v --verbose --color= -h --help)

@@ -274,6 +274,20 @@ complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 0' -a '(__virtdev_projects; printf "base\tsealed base\nmaintenance\tstaging copy\n")'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
 # <<< virtdev-path
+# >>> virtdev-recreate
+set -g __virtdev_valued_recreate --provision -p
+set -g __virtdev_passthrough_recreate 0
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -f
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -l no-backup -d 'take no snapshot first; restore the newest existing one, if any'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -l no-restore -d 'restore nothing into the new machine'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -l no-provision -d 'run no provision script'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s p -l provision -x -d 'run this provision script instead of the project\'s own'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s y -l yes -d 'recreate without asking (needed when standard input is not a terminal)'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s v -l verbose -d 'show rsync\'s progress even when standard error is not a terminal'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_arg 0' -a '(__virtdev_projects)'
+# <<< virtdev-recreate
 # >>> virtdev-restore
 set -g __virtdev_valued_restore 
 set -g __virtdev_passthrough_restore 0

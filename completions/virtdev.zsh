@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-restore virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
+#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-recreate virtdev-restore virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -255,6 +255,20 @@ _virtdev_spec_path() {
     '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
 }
 # <<< virtdev-path
+# >>> virtdev-recreate
+_virtdev_spec_recreate() {
+  _arguments -s -S : \
+    '--no-backup[take no snapshot first; restore the newest existing one, if any]' \
+    '--no-restore[restore nothing into the new machine]' \
+    '--no-provision[run no provision script]' \
+    '(-p --provision)'{-p+,--provision=}'[run this provision script instead of the project'\''s own]:path: ' \
+    '(-y --yes)'{-y,--yes}'[recreate without asking (needed when standard input is not a terminal)]' \
+    '(-v --verbose)'{-v,--verbose}'[show rsync'\''s progress even when standard error is not a terminal]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_projects'
+}
+# <<< virtdev-recreate
 # >>> virtdev-restore
 _virtdev_spec_restore() {
   _arguments -s -S : \
