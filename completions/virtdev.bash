@@ -476,6 +476,17 @@ _virtdev_spec_supervise() {
     passthrough=1
 }
 # <<< virtdev-supervise
+# >>> virtdev-upgrade
+_virtdev_spec_upgrade() {
+    options=(--only= --except= --skip-outdated -y --yes -v --verbose --color= -h --help)
+    valued=' --only --except '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-upgrade
 # >>> virtdev-wait
 _virtdev_spec_wait() {
     options=(--color= -h --help)

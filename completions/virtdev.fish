@@ -345,6 +345,18 @@ complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtd
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
 # <<< virtdev-supervise
+# >>> virtdev-upgrade
+set -g __virtdev_valued_upgrade --only --except
+set -g __virtdev_passthrough_upgrade 0
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -f
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l only -x -d 'upgrade only these projects (comma-separated)'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l except -x -d 'upgrade every project but these (comma-separated)'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l skip-outdated -d 'leave out the projects that are stopped and already derived from another base'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -s y -l yes -d 'upgrade without asking; handed on to virtdev-maintain'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -s v -l verbose -d 'show rsync\'s progress even when standard error is not a terminal'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-upgrade
 # >>> virtdev-wait
 set -g __virtdev_valued_wait 
 set -g __virtdev_passthrough_wait 0

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-recreate virtdev-restore virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
+#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-recreate virtdev-restore virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-upgrade virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -328,6 +328,18 @@ _virtdev_spec_supervise() {
     '*::argument: '
 }
 # <<< virtdev-supervise
+# >>> virtdev-upgrade
+_virtdev_spec_upgrade() {
+  _arguments -s -S : \
+    '--only=[upgrade only these projects (comma-separated)]:projects: ' \
+    '--except=[upgrade every project but these (comma-separated)]:projects: ' \
+    '--skip-outdated[leave out the projects that are stopped and already derived from another base]' \
+    '(-y --yes)'{-y,--yes}'[upgrade without asking; handed on to virtdev-maintain]' \
+    '(-v --verbose)'{-v,--verbose}'[show rsync'\''s progress even when standard error is not a terminal]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-upgrade
 # >>> virtdev-wait
 _virtdev_spec_wait() {
   _arguments -s -S : \

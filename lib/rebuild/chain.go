@@ -145,9 +145,9 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 			return err
 		}
 		// The machine is down, which is all the chain needs: its disks
-		// go next, so an unclean end loses nothing the backup kept.
+		// are replaced, and what is kept of them the backup took before.
 		if rec.How != qemu.Clean {
-			e.Warnf("%s did not power off cleanly (%s); its disks are replaced next", name, rec.How)
+			e.Warnf("%s did not power off cleanly (%s), and was stopped all the same", name, rec.How)
 		}
 		if err != nil {
 			e.Warnf("%v", err)

@@ -186,6 +186,9 @@ func Run(ctx context.Context, t Transfer) (Stats, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopGrace
+	// A caller killed outright (SIGKILL) takes its transfer with it, so
+	// that nothing goes on writing into what it leaves behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	env := t.Env
 	if env == nil {
 		env = os.Environ()
