@@ -26,7 +26,8 @@ func ManifestCandidates(l layout.Layout, project string) []string {
 	return []string{l.Project(project).Manifest, l.ProjectConfig(project).Manifest}
 }
 
-// ResolveManifest returns the manifest in force for a project.
+// ResolveManifest returns the manifest in force for a project. Without one,
+// the error (ErrNoManifest) names both places and what to write.
 func ResolveManifest(l layout.Layout, project string) (string, error) {
 	candidates := ManifestCandidates(l, project)
 	for _, path := range candidates {
@@ -34,7 +35,8 @@ func ResolveManifest(l layout.Layout, project string) (string, error) {
 			return path, nil
 		}
 	}
-	return "", fmt.Errorf("%w for %s: none of %q", ErrNoManifest, project, candidates)
+	return "", fmt.Errorf("project %q: %w; looked for:\n    %s\nWrite the paths to back up, relative to %s, one per line, into %s",
+		project, ErrNoManifest, strings.Join(candidates, "\n    "), GuestHome, candidates[len(candidates)-1])
 }
 
 // GuestHome is the directory every manifest entry is relative to, and the

@@ -226,10 +226,7 @@ func Prepare(ctx context.Context, l layout.Layout, units lifecycle.Units, name s
 func manifest(l layout.Layout, name string) (backup.Manifest, error) {
 	path, err := backup.ResolveManifest(l, name)
 	if err != nil {
-		c := backup.ManifestCandidates(l, name)
-		return backup.Manifest{}, &ManifestError{Project: name, Err: fmt.Errorf(
-			"project %q has no backup manifest, which says what to keep; looked for %s and %s\nWrite the paths to keep, relative to %s, one per line, into %s",
-			name, c[0], c[1], backup.GuestHome, c[1])}
+		return backup.Manifest{}, &ManifestError{Project: name, Err: err}
 	}
 	m, err := backup.ReadManifest(path)
 	if err != nil {

@@ -174,10 +174,7 @@ func run(env *cli.Env, args []string) error {
 func readManifest(env *cli.Env, l layout.Layout, name string) (backup.Manifest, error) {
 	path, err := backup.ResolveManifest(l, name)
 	if err != nil {
-		c := backup.ManifestCandidates(l, name)
-		return backup.Manifest{}, cli.Errorf(exitNoManifest,
-			"project %q has no backup manifest; looked for:\n    %s\nWrite the paths to back up, relative to %s, one per line, into %s",
-			name, strings.Join(c, "\n    "), backup.GuestHome, c[len(c)-1])
+		return backup.Manifest{}, cli.Errorf(exitNoManifest, "%v", err)
 	}
 	env.Infof("manifest: %s", path)
 	m, err := backup.ReadManifest(path)
