@@ -186,7 +186,7 @@ complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_opt
 complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_options' -l latest -d 'print the newest snapshot\'s id (YYYY-MM-DD/HH-MM-SS) instead'
 complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_options' -l json -d 'with --list: print the snapshots as JSON'
 complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_options' -s v -l verbose -d 'show rsync\'s progress even when standard error is not a terminal'
-complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-backup -c virtdev -n '__virtdev_is backup; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-backup
@@ -284,7 +284,7 @@ complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev
 complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s p -l provision -x -d 'run this provision script instead of the project\'s own'
 complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s y -l yes -d 'recreate without asking (needed when standard input is not a terminal)'
 complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s v -l verbose -d 'show rsync\'s progress even when standard error is not a terminal'
-complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-recreate -c virtdev -n '__virtdev_is recreate; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-recreate
@@ -293,7 +293,7 @@ set -g __virtdev_valued_restore
 set -g __virtdev_passthrough_restore 0
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_options' -f
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_options' -s v -l verbose -d 'show rsync\'s progress even when standard error is not a terminal'
-complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_arg 0' -a '(__virtdev_projects)'
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_arg 1' -a '(__virtdev_snapshots)'
@@ -354,7 +354,7 @@ complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_o
 complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l skip-outdated -d 'leave out the projects that are stopped and already derived from another base'
 complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -s y -l yes -d 'upgrade without asking; handed on to virtdev-maintain'
 complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -s v -l verbose -d 'show rsync\'s progress even when standard error is not a terminal'
-complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-upgrade -c virtdev -n '__virtdev_is upgrade; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-upgrade
 # >>> virtdev-wait

@@ -162,7 +162,7 @@ _virtdev_spec_backup() {
     '--latest[print the newest snapshot'\''s id (YYYY-MM-DD/HH-MM-SS) instead]' \
     '--json[with --list\: print the snapshots as JSON]' \
     '(-v --verbose)'{-v,--verbose}'[show rsync'\''s progress even when standard error is not a terminal]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects'
 }
@@ -264,7 +264,7 @@ _virtdev_spec_recreate() {
     '(-p --provision)'{-p+,--provision=}'[run this provision script instead of the project'\''s own]:path: ' \
     '(-y --yes)'{-y,--yes}'[recreate without asking (needed when standard input is not a terminal)]' \
     '(-v --verbose)'{-v,--verbose}'[show rsync'\''s progress even when standard error is not a terminal]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects'
 }
@@ -273,7 +273,7 @@ _virtdev_spec_recreate() {
 _virtdev_spec_restore() {
   _arguments -s -S : \
     '(-v --verbose)'{-v,--verbose}'[show rsync'\''s progress even when standard error is not a terminal]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects' \
     '::snapshot:{_virtdev_snapshots "${line[1]}"}'
@@ -336,7 +336,7 @@ _virtdev_spec_upgrade() {
     '--skip-outdated[leave out the projects that are stopped and already derived from another base]' \
     '(-y --yes)'{-y,--yes}'[upgrade without asking; handed on to virtdev-maintain]' \
     '(-v --verbose)'{-v,--verbose}'[show rsync'\''s progress even when standard error is not a terminal]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-upgrade
