@@ -135,7 +135,7 @@ var (
 	ErrSnapshotNotFound = errors.New("snapshot not found")
 	// ErrNoMarker: the snapshot does not say which project it is of.
 	ErrNoMarker = errors.New("snapshot without a project marker")
-	// ErrNoManifest copy, ErrNoTree: parts of the snapshot are missing.
+	// ErrSnapshotManifest, ErrNoTree: parts of the snapshot are missing.
 	ErrSnapshotManifest = errors.New("snapshot without its manifest")
 	ErrNoTree           = errors.New("snapshot without its tree")
 )

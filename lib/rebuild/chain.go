@@ -259,7 +259,10 @@ func (e Env) provision(ctx context.Context, units *unit.Manager, name, script st
 	defer session.Close()
 	cmd := exec.CommandContext(ctx, session.SSH, session.Args[1:]...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = session.Env, f, e.Stderr, e.Stderr
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	err = cmd.Wait()
 	status := cmd.ProcessState.ExitCode()
 	session.Finish(ctx, status, e.Stderr, e.Warnf)
 	var exit *exec.ExitError

@@ -60,10 +60,12 @@ var (
 	ErrNothingToUpgrade = errors.New("no project is left to upgrade")
 )
 
-// ListError is a refusal that names projects: each with what is wrong.
+// ListError is a refusal that names projects, each with what is wrong
+// with it, if more than its kind says.
 type ListError struct {
 	Kind     string // AuditFailed, Outdated or Busy
 	Projects []string
+	Details  []string // one per project, or none
 }
 
 // ListError kinds.
@@ -74,26 +76,24 @@ const (
 )
 
 func (e *ListError) Error() string {
-	list := "    " + strings.Join(e.Projects, "\n    ")
+	var b strings.Builder
+	for i, name := range e.Projects {
+		b.WriteString("\n    " + name)
+		if i < len(e.Details) {
+			b.WriteString(": " + strings.ReplaceAll(e.Details[i], "\n", "\n        "))
+		}
+	}
+	except := "--except=" + strings.Join(e.Projects, ",")
 	switch e.Kind {
 	case AuditFailed:
-		return "these projects cannot be backed up, so they cannot be upgraded safely:\n" + list +
-			"\nWrite or fix their manifests (virtdev-backup names what is wrong), or leave them out: --except=" + names(e.Projects)
+		return "these projects cannot be backed up, so they cannot be upgraded safely:" + b.String() +
+			"\nWrite or fix their manifests, or leave them out: " + except
 	case Outdated:
-		return "these projects are stopped and already derived from another base, so they cannot start to be backed up:\n" + list +
-			"\nLeave them out (--skip-outdated, or --except=" + names(e.Projects) + ") and rebuild each by hand: virtdev-recreate --no-backup <project>"
+		return "these projects are stopped and already derived from another base, so they cannot start to be backed up:" + b.String() +
+			"\nLeave them out (--skip-outdated, or " + except + ") and rebuild each by hand: virtdev-recreate --no-backup <project>"
 	}
-	return "these machines run on the base and are not being upgraded; the base cannot change under them:\n" + list +
+	return "these machines run on the base and are not being upgraded; the base cannot change under them:" + b.String() +
 		"\nStop them first: virtdev-stop <project>"
-}
-
-// names is the first word of each line, for a --except list.
-func names(lines []string) string {
-	var out []string
-	for _, l := range lines {
-		out = append(out, strings.Fields(l)[0])
-	}
-	return strings.Join(out, ",")
 }
 
 // PlanUpgrade checks everything that can be checked before anything is
@@ -129,7 +129,7 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 	}
 	defer units.Close()
 
-	var audit, outdated, busy []string
+	var audit, problems, outdated, busy []string
 	for _, e := range entries {
 		name := e.Name
 		switch {
@@ -165,7 +165,7 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 			if errors.As(err, &me) {
 				err = me.Err
 			}
-			audit = append(audit, name+": "+strings.ReplaceAll(err.Error(), "\n", "\n        "))
+			audit, problems = append(audit, name), append(problems, err.Error())
 			continue
 		}
 		if readable(l.ProjectConfig(name).Provision) == nil {
@@ -177,7 +177,7 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 	case len(outdated) > 0:
 		return u, &ListError{Kind: Outdated, Projects: outdated}
 	case len(audit) > 0:
-		return u, &ListError{Kind: AuditFailed, Projects: audit}
+		return u, &ListError{Kind: AuditFailed, Projects: audit, Details: problems}
 	case len(u.Members) == 0:
 		return u, ErrNothingToUpgrade
 	}
