@@ -8,13 +8,13 @@
 #                    0.9 or more)
 # for two data sets: a 50 MB file, and 10,000 files of 1 KiB.
 #
-#   bench/backup.sh [rounds]          (default 3)
+#   bench/backup.sh [rounds]          (default 5; medians are reported)
 #
 # Run as an unprivileged user with a user bus (like make e2e); the guest's
 # base comes from the e2e cache (VIRTDEV_E2E_CACHE) or is bootstrapped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
+rounds=${1:-5}
 make build >/dev/null
 (cd tests && ${GO:-go} test -tags e2e -c -o ../bin/e2e.test ./e2e)
 VIRTDEV_BIN=$PWD/bin ./bin/e2e.test -test.run '^$' -test.bench '^BenchmarkBackup$' \
