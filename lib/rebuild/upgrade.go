@@ -132,13 +132,12 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 	var audit, problems, outdated, busy []string
 	for _, e := range entries {
 		name := e.Name
+		why := ""
 		switch {
 		case len(sel.Only) > 0 && !slices.Contains(sel.Only, name):
-			u.Left = append(u.Left, Left{name, "not in --only"})
-			continue
+			why = "not in --only"
 		case slices.Contains(sel.Except, name):
-			u.Left = append(u.Left, Left{name, "--except"})
-			continue
+			why = "--except"
 		case e.Err != nil:
 			return u, e.Err
 		}
@@ -146,8 +145,17 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 		if err != nil {
 			return u, exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", name)
 		}
-		m := Member{Name: name, Running: st.Running()}
 		own, err := project.ReadGeneration(l.Project(name).Generation, true)
+		if why != "" {
+			u.Left = append(u.Left, Left{name, why})
+			// The base must not change under a machine that reads
+			// through to it.
+			if st.Running() && !own.Detached {
+				busy = append(busy, name)
+			}
+			continue
+		}
+		m := Member{Name: name, Running: st.Running()}
 		switch {
 		case err == nil && own.Detached:
 			u.Left = append(u.Left, Left{name, "detached: it does not use the base"})
@@ -180,12 +188,6 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 		return u, &ListError{Kind: AuditFailed, Projects: audit, Details: problems}
 	case len(u.Members) == 0:
 		return u, ErrNothingToUpgrade
-	}
-	// The base must not change under a machine that reads through to it.
-	for _, left := range u.Left {
-		if st, err := units.Status(ctx, layout.Unit(left.Name)); err == nil && st.Running() && !strings.HasPrefix(left.Why, "detached") {
-			busy = append(busy, left.Name)
-		}
 	}
 	if len(busy) > 0 {
 		return u, &ListError{Kind: Busy, Projects: busy}
