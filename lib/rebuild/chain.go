@@ -39,7 +39,6 @@ type Result struct {
 	// Snapshot is the id of the snapshot the backup step took, or of the
 	// one restored.
 	Snapshot string
-	Port     int // the new machine's SSH port
 }
 
 // StepError is a chain stopped by a step: what failed, the state the
@@ -183,13 +182,14 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 			return errors.New("virtdev-supervise, which runs every machine, is neither beside this program nor on PATH\nInstall virtdev whole (make install installs every program).")
 		}
 		opts.Supervisor, opts.Warn = supervisor, e.Warnf
-		if r.Port, err = qemu.Start(ctx, units, l, m, opts); err != nil {
+		port, err := qemu.Start(ctx, units, l, m, opts)
+		if err != nil {
 			return err
 		}
 		if warning != "" {
 			e.Warnf("%s", warning)
 		}
-		e.Infof("Started %s with SSH on 127.0.0.1:%d", name, r.Port)
+		e.Infof("Started %s with SSH on 127.0.0.1:%d", name, port)
 	case Wait:
 		t, err := sshx.Locate(l, name)
 		if err != nil {
