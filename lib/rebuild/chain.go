@@ -173,21 +173,13 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		}
 		e.Infof("Project %s created on base generation %s", name, g)
 	case Start:
-		opts, warning, err := qemu.HostOptions(e.Config, e.Getenv)
+		opts, err := e.host()
 		if err != nil {
 			return err
 		}
-		supervisor, ok := dispatch.Find(dispatch.SelfDir(), "supervise")
-		if !ok {
-			return errors.New("virtdev-supervise, which runs every machine, is neither beside this program nor on PATH\nInstall virtdev whole (make install installs every program).")
-		}
-		opts.Supervisor, opts.Warn = supervisor, e.Warnf
 		port, err := qemu.Start(ctx, units, l, m, opts)
 		if err != nil {
 			return err
-		}
-		if warning != "" {
-			e.Warnf("%s", warning)
 		}
 		e.Infof("Started %s with SSH on 127.0.0.1:%d", name, port)
 	case Wait:
@@ -218,6 +210,25 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		e.Infof("Restored %d files from snapshot %s", stats.Transferred, r.Snapshot)
 	}
 	return nil
+}
+
+// host is the host side of a machine's start: QEMU, the firmware, the
+// accelerator (a warning when it is emulation unasked for), and the
+// supervisor beside this program.
+func (e Env) host() (qemu.StartOptions, error) {
+	opts, warning, err := qemu.HostOptions(e.Config, e.Getenv)
+	if err != nil {
+		return opts, err
+	}
+	supervisor, ok := dispatch.Find(dispatch.SelfDir(), "supervise")
+	if !ok {
+		return opts, errors.New("virtdev-supervise, which runs every machine, is neither beside this program nor on PATH\nInstall virtdev whole (make install installs every program).")
+	}
+	if warning != "" {
+		e.Warnf("%s", warning)
+	}
+	opts.Supervisor, opts.Warn = supervisor, e.Warnf
+	return opts, nil
 }
 
 // reach locates the running machine for a transfer.

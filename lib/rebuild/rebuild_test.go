@@ -63,3 +63,41 @@ func TestStepError(t *testing.T) {
 		t.Errorf("%q\nwant %q", e.Error(), want)
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	u := Upgrade{
+		Members: []Member{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}},
+		Left:    []Left{{"e", "detached: it does not use the base"}, {"f", "--except"}},
+	}
+	failed := &StepError{Step: Restore, Project: "b", Err: errors.New("lost"), Resume: []string{"virtdev-restore b 2026-01-02/03-04-05"}}
+	s := Summarize(u, []Outcome{
+		{Project: "a", Snapshot: "2026-01-02/03-04-05"},
+		{Project: "b", Snapshot: "2026-01-02/03-04-05", Err: failed},
+		{Project: "c", Snapshot: "2026-01-02/03-04-06", Err: errors.New("refused\nwith details")},
+	})
+	want := `PROJECT                         RESULT                          SNAPSHOT
+a                               upgraded                        2026-01-02/03-04-05
+b                               failed at restore               2026-01-02/03-04-05
+c                               failed                          2026-01-02/03-04-06
+d                               not rebuilt                     -
+e                               left: detached                  -
+f                               left: --except                  -
+`
+	if s.Table != want {
+		t.Errorf("table:\n%s\nwant:\n%s", s.Table, want)
+	}
+	finish := s.Finish()
+	for _, line := range []string{
+		"3 of 4 project(s) could not be rebuilt",
+		"b: restore of b failed: lost\n    virtdev-restore b 2026-01-02/03-04-05",
+		"c: refused\n    virtdev-recreate --no-backup c",
+		"d: not rebuilt: the upgrade was interrupted\n    virtdev-recreate --no-backup d",
+	} {
+		if !strings.Contains(finish, line) {
+			t.Errorf("Finish() lacks %q:\n%s", line, finish)
+		}
+	}
+	if s := Summarize(u, []Outcome{{Project: "a"}, {Project: "b"}, {Project: "c"}, {Project: "d"}}); len(s.Failed) != 0 {
+		t.Errorf("all upgraded, yet failed: %v", s.Failed)
+	}
+}

@@ -4,34 +4,42 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os/exec"
+	"os"
 	"slices"
 	"strings"
 
 	"virtdev/lib/backup"
-	"virtdev/lib/base"
-	"virtdev/lib/dispatch"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/lifecycle"
+	"virtdev/lib/maintain"
 	"virtdev/lib/project"
+	"virtdev/lib/prompt"
 	"virtdev/lib/rsync"
 	"virtdev/lib/sshx"
 	"virtdev/lib/unit"
 	"virtdev/lib/validate"
 )
 
-// An upgrade backs up every project it includes, has the base maintained
-// (virtdev-maintain), and rebuilds each project on the new base from its
-// snapshot: the whole fleet moved to a new base in one command.
+// An upgrade backs up every project it includes, maintains the base (a
+// lib/maintain session, as virtdev-maintain runs it), and rebuilds each
+// project on the new base from its snapshot: the whole fleet moved to a
+// new base in one command. It holds the base lock exclusively from its
+// plan to its end: nothing but the upgrade starts a machine on the base,
+// or changes it, meanwhile, so the machines it stopped for the
+// maintenance stay stopped, and the base its rebuilds derive from is the
+// one the maintenance sealed. Its backups and rebuilds take each project's
+// lock in turn.
 
-// Selection is which projects an upgrade takes.
+// Selection is which projects an upgrade takes, and how it goes.
 type Selection struct {
 	Only, Except []string
 	// SkipOutdated leaves out the projects that are stopped and already
 	// derived from another base: they cannot start to be backed up.
 	SkipOutdated bool
+	// Yes reseals without asking; Prompt asks otherwise.
+	Yes    bool
+	Prompt *prompt.Prompter
 }
 
 // Member is one project of an upgrade.
@@ -51,7 +59,12 @@ type Left struct {
 type Upgrade struct {
 	Members []Member
 	Left    []Left
-	Base    project.Generation // the sealed base's generation before
+	// Base is the sealed base's generation, Next the one the maintenance
+	// reseals it as.
+	Base, Next project.Generation
+
+	maintenance *maintain.Session
+	plan        *maintain.Plan
 }
 
 // Upgrade refusals, each for the program to give its own code.
@@ -72,7 +85,7 @@ type ListError struct {
 const (
 	AuditFailed = "audit"    // a manifest is missing or cannot be used
 	Outdated    = "outdated" // stopped and derived from another base
-	Busy        = "busy"     // running, attached to the base, and not upgraded
+	Busy        = "busy"     // running, and not upgraded
 )
 
 func (e *ListError) Error() string {
@@ -92,13 +105,35 @@ func (e *ListError) Error() string {
 		return "these projects are stopped and already derived from another base, so they cannot start to be backed up:" + b.String() +
 			"\nLeave them out (--skip-outdated, or " + except + ") and rebuild each by hand: virtdev-recreate --no-backup <project>"
 	}
-	return "these machines run on the base and are not being upgraded; the base cannot change under them:" + b.String() +
+	return "these machines run and are not being upgraded; the base is not maintained while a machine runs:" + b.String() +
 		"\nStop them first: virtdev-stop <project>"
 }
 
+// MaintenanceError is a maintenance of the base that cannot begin (its
+// plan refused: a hook, the next generation, what an interrupted reseal
+// left), or that did not reseal the base.
+type MaintenanceError struct {
+	Err     error
+	Members []string // the projects, stopped, to start again
+}
+
+func (e *MaintenanceError) Error() string {
+	if len(e.Members) == 0 {
+		return fmt.Sprintf("the base cannot be maintained, so nothing was done: %v", e.Err)
+	}
+	return fmt.Sprintf("the base was not resealed, so no project is rebuilt: %v\n"+
+		"Every project's machine is stopped and its snapshot kept; start them again on the unchanged base:\n    virtdev-start %s",
+		e.Err, strings.Join(e.Members, "\n    virtdev-start "))
+}
+
+func (e *MaintenanceError) Unwrap() error { return e.Err }
+
 // PlanUpgrade checks everything that can be checked before anything is
-// done, and decides which projects the upgrade takes.
-func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, error) {
+// done, the maintenance's plan included, and decides which projects the
+// upgrade takes. The caller holds the base lock exclusively, from here to
+// the end of the upgrade.
+func (e Env) PlanUpgrade(ctx context.Context, sel Selection) (Upgrade, error) {
+	l := e.Layout
 	var u Upgrade
 	named := slices.Concat(sel.Only, sel.Except)
 	for _, name := range named {
@@ -111,11 +146,26 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 			return u, err
 		}
 	}
-	g, err := base.Sealed(l)
-	if err != nil {
-		return u, err
+	// First, as it puts right what an interrupted reseal left, and checks
+	// the base.
+	u.maintenance = &maintain.Session{
+		Layout: l, Config: e.Config, Yes: sel.Yes, Prompt: sel.Prompt,
+		Stderr: e.Stderr, Environ: os.Environ(), Stagef: e.Stagef, Infof: e.Infof, Warnf: e.Warnf,
+		Ready: func(port int) {
+			e.Infof("The maintenance machine is up, with SSH on 127.0.0.1:%d; the upgrade goes on once it is powered off and resealed.", port)
+		},
 	}
-	u.Base = g
+	// Planned as if the reseal needed no question: that there is a
+	// terminal to ask it on is the upgrade's own question, asked once its
+	// plan is whole (without --yes, its own confirmation needs one too).
+	u.maintenance.Yes = true
+	var err error
+	if u.plan, err = u.maintenance.Plan(); err != nil {
+		return u, maintenanceRefused(err)
+	}
+	u.maintenance.Yes = sel.Yes
+	u.Base, u.Next = u.plan.Previous, u.plan.Next
+	g := u.Base
 	entries, err := project.List(l)
 	if err != nil {
 		return u, err
@@ -130,35 +180,37 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 	defer units.Close()
 
 	var audit, problems, outdated, busy []string
-	for _, e := range entries {
-		name := e.Name
+	for _, entry := range entries {
+		name := entry.Name
 		why := ""
 		switch {
 		case len(sel.Only) > 0 && !slices.Contains(sel.Only, name):
 			why = "not in --only"
 		case slices.Contains(sel.Except, name):
 			why = "--except"
-		case e.Err != nil:
-			return u, e.Err
+		case entry.Err != nil:
+			return u, entry.Err
 		}
 		st, err := units.Status(ctx, layout.Unit(name))
 		if err != nil {
 			return u, exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", name)
 		}
-		own, err := project.ReadGeneration(l.Project(name).Generation, true)
 		if why != "" {
 			u.Left = append(u.Left, Left{name, why})
-			// The base must not change under a machine that reads
-			// through to it.
-			if st.Running() && !own.Detached {
+			// No machine runs while the base is maintained.
+			if st.Running() {
 				busy = append(busy, name)
 			}
 			continue
 		}
+		own, err := project.ReadGeneration(l.Project(name).Generation, true)
 		m := Member{Name: name, Running: st.Running()}
 		switch {
 		case err == nil && own.Detached:
 			u.Left = append(u.Left, Left{name, "detached: it does not use the base"})
+			if m.Running {
+				busy = append(busy, name)
+			}
 			continue
 		case (err != nil || own.Number != g.Number) && !m.Running:
 			if sel.SkipOutdated {
@@ -192,25 +244,31 @@ func PlanUpgrade(ctx context.Context, l layout.Layout, sel Selection) (Upgrade, 
 	if len(busy) > 0 {
 		return u, &ListError{Kind: Busy, Projects: busy}
 	}
-	if err := sshx.CheckKey(l.SSHKey); err != nil {
-		return u, err
-	}
 	if err := rsync.Check(); err != nil {
 		return u, &ToolError{err}
 	}
-	if _, err := exec.LookPath("ssh"); err != nil {
-		return u, &ToolError{sshx.ErrNoSSH}
-	}
-	if _, ok := dispatch.Find(dispatch.SelfDir(), "maintain"); !ok {
-		return u, ErrNoMaintain
+	if u.maintenance.Host, err = e.host(); err != nil {
+		return u, &ToolError{err}
 	}
 	return u, nil
+}
+
+// maintenanceRefused tells which refusals of the maintenance's plan are
+// the upgrade's own conditions (a tool, a key, the base).
+func maintenanceRefused(err error) error {
+	if _, coded := exitcode.Of(err); coded {
+		return err
+	}
+	if errors.Is(err, sshx.ErrNoSSH) {
+		return &ToolError{err}
+	}
+	return &MaintenanceError{Err: err}
 }
 
 // Describe lists the upgrade for people.
 func (u Upgrade) Describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Upgrading %d project(s) from base generation %s:\n", len(u.Members), u.Base)
+	fmt.Fprintf(&b, "Upgrading %d project(s) from base generation %s to %s:\n", len(u.Members), u.Base, u.Next)
 	for _, m := range u.Members {
 		how := "stopped: started for its backup"
 		if m.Running {
@@ -229,7 +287,7 @@ func (u Upgrade) Describe() string {
 		}
 	}
 	b.WriteString("1. every project is backed up, and its machine stopped\n" +
-		"2. the base is maintained (virtdev-maintain): you work in its machine, then confirm the reseal\n" +
+		"2. the base is maintained, as virtdev-maintain does: you work in its machine, power it off, and the reseal follows\n" +
 		"3. every project is recreated on the new base from its snapshot")
 	return b.String()
 }
@@ -278,7 +336,7 @@ func (e Env) BackupAll(ctx context.Context, u Upgrade) (map[string]string, error
 // that failed. A machine started for its backup is stopped again, whatever
 // happens.
 func (e Env) backupOne(ctx context.Context, m Member) (string, Step, error) {
-	s, err := lifecycle.Begin(ctx, e.Layout, e.Program, lifecycle.Want{Project: m.Name, Base: true}, e.Infof)
+	s, err := lifecycle.Begin(ctx, e.Layout, e.Program, lifecycle.Want{Project: m.Name}, e.Infof)
 	if err != nil {
 		return "", Backup, err
 	}
@@ -300,61 +358,27 @@ func (e Env) backupOne(ctx context.Context, m Member) (string, Step, error) {
 	return r.Snapshot, "", nil
 }
 
-// ErrNoMaintain: virtdev-maintain is neither beside this program nor on
-// PATH.
-var ErrNoMaintain = errors.New("virtdev-maintain, which maintains the base, is neither beside this program nor on PATH\nInstall virtdev whole (make install installs every program).")
-
-// MaintainError is a maintenance of the base that did not reseal it.
-type MaintainError struct {
-	Err     error // how virtdev-maintain ended
-	Members []string
-}
-
-func (e *MaintainError) Error() string {
-	return fmt.Sprintf("the base was not resealed (%v), so no project is rebuilt\n"+
-		"Every project's machine is stopped and its snapshot kept; start them again on the unchanged base:\n    virtdev-start %s",
-		e.Err, strings.Join(e.Members, "\n    virtdev-start "))
-}
-
-func (e *MaintainError) Unwrap() error { return e.Err }
-
-// Maintain has the base maintained by virtdev-maintain, in the terminal,
-// and returns the new generation. The reseal is the maintenance's to
-// confirm; yes is handed on. The maintenance counts as done when the
-// base's generation changed, whatever virtdev-maintain's status: that is
-// the commit point of the whole upgrade.
-func (e Env) Maintain(ctx context.Context, u Upgrade, yes bool, stdin io.Reader) (project.Generation, error) {
-	program, ok := dispatch.Find(dispatch.SelfDir(), "maintain")
-	if !ok {
-		return u.Base, ErrNoMaintain
-	}
-	args := []string{}
-	if yes {
-		args = append(args, "--yes")
-	}
-	cmd := exec.CommandContext(ctx, program, args...)
-	// Its results are not this program's: everything it says is for
-	// people.
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, e.Stderr, e.Stderr
-	ran := cmd.Run()
-	g, err := base.Sealed(e.Layout)
-	if err != nil {
-		return u.Base, errors.Join(ran, err)
-	}
+// Maintain runs the maintenance session: its machine boots, you work in
+// it and power it off, and the base is resealed (after a question, unless
+// the selection said Yes). It returns the new generation. A session that
+// does not reseal is a *MaintenanceError naming the machines to start
+// again.
+func (e Env) Maintain(ctx context.Context, u Upgrade) (project.Generation, error) {
 	var members []string
 	for _, m := range u.Members {
 		members = append(members, m.Name)
 	}
-	switch {
-	case g.Number != u.Base.Number:
-		if ran != nil {
-			e.Warnf("virtdev-maintain ended unsuccessfully (%v), but the base was resealed: the projects are rebuilt on it", ran)
-		}
-		return g, nil
-	case ran == nil:
-		ran = errors.New("virtdev-maintain ended without a reseal")
+	units, err := unit.Connect(ctx)
+	if err != nil {
+		return u.Base, err
 	}
-	return u.Base, &MaintainError{Err: fmt.Errorf("virtdev-maintain: %w", ran), Members: members}
+	defer units.Close()
+	u.maintenance.Units = units
+	result, err := u.maintenance.Run(ctx, u.plan)
+	if err != nil {
+		return u.Base, &MaintenanceError{Err: err, Members: members}
+	}
+	return result.Generation, nil
 }
 
 // Outcome is how one project's rebuild went.
@@ -381,7 +405,7 @@ func (e Env) RebuildAll(ctx context.Context, u Upgrade, ids map[string]string) [
 }
 
 func (e Env) rebuildOne(ctx context.Context, name, id string) error {
-	s, err := lifecycle.Begin(ctx, e.Layout, e.Program, lifecycle.Want{Project: name, Base: true}, e.Infof)
+	s, err := lifecycle.Begin(ctx, e.Layout, e.Program, lifecycle.Want{Project: name}, e.Infof)
 	if err != nil {
 		return err
 	}
@@ -401,4 +425,60 @@ func (o Outcome) Resume() []string {
 		return failed.Resume
 	}
 	return []string{"virtdev-recreate --no-backup " + shellWord(o.Project)}
+}
+
+// Summary is the end of an upgrade: a table of every project, and the
+// projects that failed.
+type Summary struct {
+	Table  string // PROJECT, RESULT, SNAPSHOT, with a heading
+	Failed []Outcome
+	total  int
+}
+
+// Summarize reports the rebuilds: each member's outcome (a member without
+// one was not reached, after an interrupt), then the projects left out.
+func Summarize(u Upgrade, outcomes []Outcome) Summary {
+	var b strings.Builder
+	format := "%-30s  %-30s  %s\n"
+	fmt.Fprintf(&b, format, "PROJECT", "RESULT", "SNAPSHOT")
+	s := Summary{total: len(u.Members)}
+	done := map[string]bool{}
+	for _, o := range outcomes {
+		done[o.Project] = true
+		result := "upgraded"
+		var step *StepError
+		switch {
+		case errors.As(o.Err, &step):
+			result = "failed at " + string(step.Step)
+		case o.Err != nil:
+			result = "failed"
+		}
+		if o.Err != nil {
+			s.Failed = append(s.Failed, o)
+		}
+		fmt.Fprintf(&b, format, o.Project, result, o.Snapshot)
+	}
+	for _, m := range u.Members {
+		if !done[m.Name] {
+			s.Failed = append(s.Failed, Outcome{Project: m.Name, Err: errors.New("not rebuilt: the upgrade was interrupted")})
+			fmt.Fprintf(&b, format, m.Name, "not rebuilt", "-")
+		}
+	}
+	for _, left := range u.Left {
+		why, _, _ := strings.Cut(left.Why, ":")
+		fmt.Fprintf(&b, format, left.Name, "left: "+why, "-")
+	}
+	s.Table = b.String()
+	return s
+}
+
+// Finish says, for people, how to finish each project that failed.
+func (s Summary) Finish() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d project(s) could not be rebuilt; each keeps its snapshot. To finish:", len(s.Failed), s.total)
+	for _, o := range s.Failed {
+		first, _, _ := strings.Cut(o.Err.Error(), "\n")
+		fmt.Fprintf(&b, "\n%s: %s\n    %s", o.Project, first, strings.Join(o.Resume(), "\n    "))
+	}
+	return b.String()
 }

@@ -1,14 +1,15 @@
 // Command virtdev-upgrade moves every project to a new base: it backs each
-// up, has the base maintained (virtdev-maintain), and recreates each on the
-// new base from its snapshot.
+// up, maintains the base (a lib/maintain session, as virtdev-maintain runs
+// it), and recreates each on the new base from its snapshot.
 //
 //	virtdev-upgrade [OPTIONS]
 //
 // Everything is checked, and the plan confirmed once, before anything is
-// done. The reseal that virtdev-maintain asks for is the point of no
-// return: a failure before it leaves the base and the projects as they
-// were; after it, each project is rebuilt in turn, and one that fails does
-// not stop the others. stdout: a summary table, one project a line.
+// done; the base lock is held exclusively from then to the end. The reseal
+// is the point of no return: a failure before it leaves the base and the
+// projects as they were; after it, each project is rebuilt in turn, and
+// one that fails does not stop the others. stdout: a summary table, one
+// project a line.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/lock"
 	"virtdev/lib/prompt"
 	"virtdev/lib/rebuild"
 	"virtdev/lib/term"
@@ -35,6 +37,7 @@ const (
 	exitNotResealed       = 18
 	exitRebuild           = 19
 	exitNoTool            = 20
+	exitMaintenance       = 21
 )
 
 const programName = "virtdev-upgrade"
@@ -57,20 +60,25 @@ var command = cli.Command{
 	Description: `Three phases, after one confirmation (type "upgrade"):
   1. backup     each project is backed up (a stopped one is started for it)
                 and its machine stopped
-  2. maintain   virtdev-maintain boots the base's maintenance machine; you
-                work in it (virtdev-ssh maintenance), power it off, and
-                confirm the reseal
+  2. maintain   the base's maintenance machine boots, as virtdev-maintain
+                boots it; you work in it (virtdev-ssh maintenance), power it
+                off, and confirm the reseal (--yes confirms it too)
   3. rebuild    each project is recreated on the new base (virtdev-recreate)
-                from its snapshot of phase 1, provision script included
+                from its snapshot of phase 1, provision script included;
+                its machine is left running
 
 Projects: all, those --only names, or all but those --except names. Detached
 projects do not use the base and are left out, with a note. A project that
 is stopped and already derived from another base cannot start to be backed
 up: the upgrade refuses it, unless --skip-outdated leaves it out.
 
-Everything is checked before anything is done: every project has a sound
-manifest, no machine that reads through to the base runs outside the
-upgrade, the key is usable, rsync, ssh and virtdev-maintain are installed.
+Everything is checked before anything is done: the names, every project's
+manifest, that no machine runs outside the upgrade (none may run while the
+base is maintained), what the maintenance needs (see virtdev-maintain: its
+hooks, the next generation, the key), and that rsync, ssh, QEMU and its
+firmware are there. The upgrade holds the base lock exclusively from then to
+its end: nothing else starts a machine on the base, or changes it,
+meanwhile.
 
 The reseal is the commit point. A failure in phase 1 stops the upgrade with
 the base unchanged (the machines it stopped are named); so does a
@@ -84,14 +92,15 @@ to finish each project that failed.`,
 		{N: exitNoProjects, Meaning: "there are no projects"},
 		{N: exitAudit, Meaning: "a project has no backup manifest, or one that cannot be used"},
 		{N: exitOutdated, Meaning: "a project is stopped and derived from another base (see --skip-outdated)"},
-		{N: exitBusy, Meaning: "a machine that uses the base runs, and is not being upgraded"},
+		{N: exitBusy, Meaning: "a machine runs that is not being upgraded"},
 		{N: exitNothing, Meaning: "no project is left to upgrade"},
 		{N: exitNeedsConfirmation, Meaning: "confirmation needed: standard input is not a terminal and --yes was not given"},
 		{N: exitDeclined, Meaning: "not confirmed: the word typed was not upgrade"},
 		{N: exitBackup, Meaning: "a backup failed; the base is unchanged"},
 		{N: exitNotResealed, Meaning: "the maintenance did not reseal the base; the projects are stopped, unchanged"},
 		{N: exitRebuild, Meaning: "some projects could not be rebuilt (the table says which)"},
-		{N: exitNoTool, Meaning: "rsync, ssh or virtdev-maintain is not installed"},
+		{N: exitNoTool, Meaning: "a program it needs is missing: rsync, ssh, QEMU, its UEFI firmware, virtdev-supervise"},
+		{N: exitMaintenance, Meaning: "the maintenance cannot begin: a hook, the next generation, or what an interrupted reseal left (see virtdev-maintain)"},
 		exitcode.Output, exitcode.Locked, exitcode.KeyMissing, exitcode.KeyPermissions, exitcode.Config,
 		exitcode.NoUserManager, exitcode.Unusable, exitcode.NoBase, exitcode.BaseDamaged, exitcode.HomeUnusable,
 	},
@@ -112,7 +121,21 @@ func run(env *cli.Env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := rebuild.PlanUpgrade(env.Ctx, l, rebuild.Selection{Only: list(opts.Only), Except: list(opts.Except), SkipOutdated: opts.SkipOutdated})
+	// Held to the end: nothing but this upgrade starts a machine on the
+	// base, or changes it, meanwhile.
+	held, err := lock.Base(l, programName, lock.Exclusive)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	e := rebuild.Env{
+		Layout: l, Config: cfg, Getenv: env.Getenv, Program: programName, Stderr: env.Stderr, Verbose: opts.Verbose,
+		Stagef: env.Stagef, Infof: env.Infof, Warnf: env.Warnf,
+	}
+	u, err := e.PlanUpgrade(env.Ctx, rebuild.Selection{
+		Only: list(opts.Only), Except: list(opts.Except), SkipOutdated: opts.SkipOutdated,
+		Yes: opts.Yes, Prompt: env.Prompt,
+	})
 	if err != nil {
 		return refusal(err)
 	}
@@ -121,14 +144,10 @@ func run(env *cli.Env, _ []string) error {
 		ok, err := env.Prompt.Word("Upgrade?", "upgrade")
 		switch {
 		case errors.Is(err, prompt.ErrNotInteractive):
-			return cli.Errorf(exitNeedsConfirmation, "nothing done: confirmation is needed, and standard input is not a terminal\nTo upgrade without a question: virtdev-upgrade --yes")
+			return cli.Errorf(exitNeedsConfirmation, "nothing done: confirmation is needed, and standard input is not a terminal\nTo upgrade without a question (the reseal included): virtdev-upgrade --yes")
 		case err != nil || !ok:
 			return cli.Errorf(exitDeclined, "nothing done: the word typed was not \"upgrade\"")
 		}
-	}
-	e := rebuild.Env{
-		Layout: l, Config: cfg, Getenv: env.Getenv, Program: programName, Stderr: env.Stderr, Verbose: opts.Verbose,
-		Stagef: env.Stagef, Infof: env.Infof, Warnf: env.Warnf,
 	}
 	env.Stagef("Phase 1 of 3: backups")
 	ids, err := e.BackupAll(env.Ctx, u)
@@ -136,13 +155,11 @@ func run(env *cli.Env, _ []string) error {
 		return interrupted(env, cli.Errorf(exitBackup, "%v", err))
 	}
 	env.Stagef("Phase 2 of 3: maintenance of the base")
-	g, err := e.Maintain(env.Ctx, u, opts.Yes, env.Stdin)
-	var notResealed *rebuild.MaintainError
+	g, err := e.Maintain(env.Ctx, u)
+	var notResealed *rebuild.MaintenanceError
 	switch {
 	case errors.As(err, &notResealed):
 		return interrupted(env, cli.Errorf(exitNotResealed, "%v", err))
-	case errors.Is(err, rebuild.ErrNoMaintain):
-		return cli.Errorf(exitNoTool, "%v", err)
 	case err != nil:
 		return err
 	}
@@ -154,42 +171,13 @@ func run(env *cli.Env, _ []string) error {
 // summary prints the table, says how to finish what failed, and gives the
 // upgrade its status.
 func summary(env *cli.Env, u rebuild.Upgrade, outcomes []rebuild.Outcome) error {
-	format := "%-30s  %-30s  %s\n"
-	fmt.Fprintf(env.Stdout, format, "PROJECT", "RESULT", "SNAPSHOT")
-	var failed []rebuild.Outcome
-	done := map[string]bool{}
-	for _, o := range outcomes {
-		done[o.Project] = true
-		result := "upgraded"
-		if o.Err != nil {
-			failed = append(failed, o)
-			result = "failed"
-			var step *rebuild.StepError
-			if errors.As(o.Err, &step) {
-				result = "failed at " + string(step.Step)
-			}
-		}
-		fmt.Fprintf(env.Stdout, format, o.Project, result, o.Snapshot)
-	}
-	for _, m := range u.Members {
-		if !done[m.Name] {
-			failed = append(failed, rebuild.Outcome{Project: m.Name, Err: errors.New("not rebuilt: interrupted")})
-			fmt.Fprintf(env.Stdout, format, m.Name, "not rebuilt", "-")
-		}
-	}
-	for _, left := range u.Left {
-		fmt.Fprintf(env.Stdout, format, left.Name, "left: "+strings.SplitN(left.Why, ":", 2)[0], "-")
-	}
-	if len(failed) == 0 {
+	s := rebuild.Summarize(u, outcomes)
+	fmt.Fprint(env.Stdout, s.Table)
+	if len(s.Failed) == 0 {
 		env.Infof("%s", env.Palette.Paint(fmt.Sprintf("Upgraded %d project(s)", len(outcomes)), term.Green, false))
 		return nil
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d project(s) could not be rebuilt; each keeps its snapshot. To finish:", len(failed), len(u.Members))
-	for _, o := range failed {
-		fmt.Fprintf(&b, "\n%s: %v\n    %s", o.Project, firstLine(o.Err), strings.Join(o.Resume(), "\n    "))
-	}
-	return interrupted(env, cli.Errorf(exitRebuild, "%s", b.String()))
+	return interrupted(env, cli.Errorf(exitRebuild, "%s", s.Finish()))
 }
 
 // interrupted reports err as an interrupt when a signal caused it.
@@ -203,8 +191,9 @@ func interrupted(env *cli.Env, err *cli.Error) error {
 // refusal gives what PlanUpgrade refused its code.
 func refusal(err error) error {
 	var (
-		listed *rebuild.ListError
-		tool   *rebuild.ToolError
+		listed      *rebuild.ListError
+		tool        *rebuild.ToolError
+		maintenance *rebuild.MaintenanceError
 	)
 	switch {
 	case errors.Is(err, rebuild.ErrNoProjects):
@@ -214,8 +203,10 @@ func refusal(err error) error {
 	case errors.As(err, &listed):
 		code := map[string]int{rebuild.AuditFailed: exitAudit, rebuild.Outdated: exitOutdated, rebuild.Busy: exitBusy}[listed.Kind]
 		return cli.Errorf(code, "%v", err)
-	case errors.As(err, &tool), errors.Is(err, rebuild.ErrNoMaintain):
+	case errors.As(err, &tool):
 		return cli.Errorf(exitNoTool, "%v", err)
+	case errors.As(err, &maintenance):
+		return cli.Errorf(exitMaintenance, "%v", err)
 	}
 	return err
 }
@@ -231,7 +222,3 @@ func list(s string) []string {
 	return names
 }
 
-func firstLine(err error) string {
-	line, _, _ := strings.Cut(err.Error(), "\n")
-	return line
-}
