@@ -221,4 +221,3 @@ func list(s string) []string {
 	}
 	return names
 }
-
