@@ -65,3 +65,51 @@ func TestResolveManifest(t *testing.T) {
 		t.Errorf("local only: %q, %v, want %q", got, err, local)
 	}
 }
+
+func TestParseManifest(t *testing.T) {
+	text := "# keep these\n\n.bashrc\nsrc/\n  # indented comment\n.config/nvim/\n#not-a-path\ndir with spaces/ünïcödé\n"
+	m, err := backup.ParseManifest("/m", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".bashrc", "src/", ".config/nvim/", "dir with spaces/ünïcödé"}
+	if !slices.Equal(m.Entries, want) || string(m.Text) != text || m.Path != "/m" {
+		t.Errorf("ParseManifest = %+v, want entries %q and the text kept", m, want)
+	}
+}
+
+func TestParseManifestRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		text  string
+		kind  string // "" for an empty manifest
+		lines []int  // the lines reported, in order
+	}{
+		{"", "", nil},
+		{"# only\n\n   \n", "", nil},
+		{"ok\n/etc/passwd\n", backup.ProblemAbsolute, []int{2}},
+		{"  /root\n", backup.ProblemAbsolute, []int{1}},
+		{"../x\nok\na/../../b\na..b/..c\n", backup.ProblemEscapes, []int{1, 3}},
+		{"..\n", backup.ProblemEscapes, []int{1}},
+		{" lead\ntrail \ncr\r\ntab\there\nnul\x00\n", backup.ProblemMalformed, []int{1, 2, 3, 4, 5}},
+		{"bad\xffutf8\n", backup.ProblemMalformed, []int{1}},
+		// Every line is reported, the kinds in order: absolute first.
+		{" lead\n../up\n/abs\n", backup.ProblemAbsolute, []int{3, 2, 1}},
+	} {
+		_, err := backup.ParseManifest("/m", []byte(tc.text))
+		var bad *backup.ManifestError
+		if !errors.As(err, &bad) {
+			t.Errorf("%q: %v, want a ManifestError", tc.text, err)
+			continue
+		}
+		var lines []int
+		for _, p := range bad.Problems {
+			lines = append(lines, p.Line)
+		}
+		if bad.Kind() != tc.kind || bad.Empty() != (tc.kind == "") || !slices.Equal(lines, tc.lines) {
+			t.Errorf("%q: kind %q lines %v, want %q %v", tc.text, bad.Kind(), lines, tc.kind, tc.lines)
+		}
+		if !strings.Contains(err.Error(), "/m") {
+			t.Errorf("%q: the message does not name the manifest: %v", tc.text, err)
+		}
+	}
+}

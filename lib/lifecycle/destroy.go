@@ -5,12 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
+	"virtdev/lib/backup"
 	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
-	"virtdev/lib/validate"
 )
 
 // File is one file a destroy removes, with the disk space it takes.
@@ -30,7 +29,7 @@ type Survey struct {
 
 // SurveyProject lists what destroying name would remove and keep.
 func SurveyProject(l layout.Layout, name string) Survey {
-	s := Survey{Dir: l.Project(name).Dir, Backups: l.Backups(name), Snapshots: len(snapshots(l.Backups(name)))}
+	s := Survey{Dir: l.Project(name).Dir, Backups: l.Backups(name), Snapshots: len(backup.IDs(l.Backups(name)))}
 	filepath.WalkDir(s.Dir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			s.Files = append(s.Files, File{Path: path, Size: allocated(path)})
@@ -50,20 +49,6 @@ func allocated(path string) int64 {
 		return 0
 	}
 	return st.Blocks * 512
-}
-
-// snapshots lists the snapshot ids (YYYY-MM-DD/HH-MM-SS) under a backups
-// directory.
-func snapshots(dir string) []string {
-	found, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
-	var ids []string
-	for _, path := range found {
-		id := filepath.ToSlash(strings.TrimPrefix(path, dir+string(filepath.Separator)))
-		if validate.SnapshotID(id) == nil && isDir(path) {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 // DestroyPending tells whether a destroy of name was cut short after the

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"virtdev/lib/backup"
 	"virtdev/lib/base"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
@@ -243,7 +244,7 @@ func BackupCounts(l layout.Layout) map[string]int {
 	counts := map[string]int{}
 	for _, e := range entries {
 		if e.IsDir() {
-			counts[e.Name()] = len(snapshots(filepath.Join(root, e.Name())))
+			counts[e.Name()] = len(backup.IDs(filepath.Join(root, e.Name())))
 		}
 	}
 	return counts

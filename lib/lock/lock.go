@@ -6,9 +6,10 @@
 // program fails at once with exit 75 and learns who holds the lock.
 //
 //   - The base lock, $VIRTDEV_HOME/lock. Programs that change the base
-//     (bootstrap, seal, maintain, nuke) hold it exclusively; programs that
-//     rely on the base staying as it is (create, start's generation check,
-//     recreate) hold it shared, so any number of them run at once.
+//     (bootstrap, seal, maintain, nuke, upgrade) hold it exclusively;
+//     programs that rely on the base staying as it is (create, start's
+//     generation check, recreate) hold it shared, so any number of them
+//     run at once.
 //   - One lock per project, $VIRTDEV_HOME/locks/<project>, held exclusively
 //     by every program that changes the project or its machine. It lives
 //     beside the project directory, never inside it, so that destroy and

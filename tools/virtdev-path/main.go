@@ -153,10 +153,7 @@ func projectPath(l layout.Layout, name, resource string) (string, error) {
 	case "manifest":
 		path, err := backup.ResolveManifest(l, name)
 		if err != nil {
-			c := backup.ManifestCandidates(l, name)
-			return "", cli.Errorf(exitNoResource,
-				"project %q has no backup manifest; looked for:\n    %s\nWrite the paths to back up, one per line, into %s",
-				name, strings.Join(c, "\n    "), c[len(c)-1])
+			return "", cli.Errorf(exitNoResource, "%v", err)
 		}
 		return path, nil
 	}

@@ -108,9 +108,9 @@ func TestEveryVerbListed(t *testing.T) {
 var hint = regexp.MustCompile(`virtdev-([a-z][a-z0-9-]*[a-z0-9])`)
 
 // notPrograms are virtdev-<word> names that stand for something else: the
-// maintenance machine's unit and host name, scratch names, and files in
-// the guest.
-var notPrograms = []string{"maintenance", "deltas", "bootstrap-", "e2e", "script", "loader-entry"}
+// maintenance and installer machines' unit and host names, scratch names,
+// and files in the guest.
+var notPrograms = []string{"maintenance", "installer", "deltas", "bootstrap-", "e2e", "script", "loader-entry"}
 
 // Every program a string in lib/ or tools/ names exists: a hint that names
 // a program yet to be written sends the user to "command not found".

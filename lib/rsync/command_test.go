@@ -71,7 +71,7 @@ func TestClassify(t *testing.T) {
 }
 
 // A stand-in rsync shows what Run passes it and fails as told.
-func TestRun(t *testing.T) {
+func TestCommandRun(t *testing.T) {
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "rsync")
 	script := "#!/bin/sh\necho \"args: $*\"\necho \"env: $VIRTDEV_PROJECT\"\necho oops >&2\nexit ${EXIT:-0}\n"

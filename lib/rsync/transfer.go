@@ -1,0 +1,212 @@
+package rsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Transfer is one run of rsync.
+type Transfer struct {
+	// SSHConfig is the connection's OpenSSH configuration: rsync reaches
+	// the machine with ssh -F SSHConfig, never ~/.ssh/config.
+	SSHConfig string
+	// Source and Dest are rsync's: the machine's side is Remote(alias,
+	// path).
+	Source, Dest string
+	// Files, when set, are exactly the paths to transfer, relative to
+	// Source, each with what lies under it (rsync's --files-from, handed
+	// over on rsync's standard input). Paths that do not exist are
+	// skipped without an error; Stats.Files tells whether any did.
+	Files []string
+	// Options are rsync options added to Archive.
+	Options []string
+	// Progress shows the whole transfer's progress on Output.
+	Progress bool
+	// Output gets rsync's messages for people, and its progress (stderr).
+	Output io.Writer
+	// Env is rsync's environment (nil: the caller's); ssh inherits it.
+	Env []string
+}
+
+// Archive are the options every transfer has: the tree as it is (files,
+// directories, symbolic links as links, permissions, times), without owners
+// and groups, which mean different users on the host and in the guest, nor
+// device files and sockets, which have no business in a copy of a home.
+var Archive = []string{"--recursive", "--links", "--perms", "--times", "--no-devices", "--no-specials"}
+
+// Stats is what rsync reports of a transfer (its --stats).
+type Stats struct {
+	Files       int   // entries found at the source: files, directories, links
+	Transferred int   // regular files whose content was sent
+	Bytes       int64 // the size of the files sent
+}
+
+// Args is rsync's argv after the program name.
+func (t Transfer) Args() []string {
+	args := append([]string{"-e", remoteShell(t.SSHConfig)}, Archive...)
+	args = append(args, t.Options...)
+	// The statistics are read back (Stats), for the program; the
+	// progress is for people.
+	args = append(args, "--stats")
+	if t.Progress {
+		args = append(args, "--info=progress2")
+	}
+	if t.Files != nil {
+		args = append(args, "--ignore-missing-args", "--from0", "--files-from=-")
+	}
+	return append(args, "--", t.Source, t.Dest)
+}
+
+// fileList is Files as rsync reads them. Each path starts with "/": rsync
+// takes a listed path that starts with '#' or ';' for a comment, even
+// NUL-separated, and strips a leading slash from the paths it reads (they
+// are always relative to Source), so nothing else changes. ("./" would
+// serve too, but makes rsync transfer the source directory itself, whose
+// attributes would then be laid over the destination's.)
+func (t Transfer) fileList() io.Reader {
+	var b bytes.Buffer
+	for _, f := range t.Files {
+		b.WriteString("/")
+		b.WriteString(f)
+		b.WriteByte(0)
+	}
+	return &b
+}
+
+// stopGrace is how long rsync has to end after SIGTERM, when the context
+// ends, before it is killed.
+const stopGrace = 5 * time.Second
+
+// Run runs the transfer and returns rsync's statistics. A failed transfer
+// is an *Error; a cancelled context ends rsync and returns the context's
+// error.
+func (t Transfer) Run(ctx context.Context) (Stats, error) {
+	path, err := exec.LookPath(Tool)
+	if err != nil {
+		return Stats{}, ErrMissing
+	}
+	cmd := exec.CommandContext(ctx, path, t.Args()...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = stopGrace
+	// A caller killed outright (SIGKILL) takes its transfer with it, so
+	// that nothing goes on writing into what it leaves behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	env := t.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	// The statistics are parsed: in English, whatever the user's locale.
+	cmd.Env = append(env, "LC_ALL=C")
+	if t.Files != nil {
+		cmd.Stdin = t.fileList()
+	}
+	out := &output{w: t.Output}
+	if out.w == nil {
+		out.w = io.Discard
+	}
+	cmd.Stdout, cmd.Stderr = out, t.Output
+	err = cmd.Run()
+	out.flush()
+	if ctx.Err() != nil {
+		return out.stats, ctx.Err()
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		status := exit.ExitCode()
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			status = 128 + int(ws.Signal())
+		}
+		return out.stats, &Error{Status: status, Class: Classify(status), Stats: out.stats}
+	}
+	if err != nil {
+		return out.stats, fmt.Errorf("cannot run %s: %w", path, err)
+	}
+	return out.stats, nil
+}
+
+// output reads rsync's standard output: the statistics are kept, the rest
+// (progress, messages) goes on to people as it comes.
+type output struct {
+	w       io.Writer
+	pending []byte
+	stats   Stats
+	inStats bool
+	// midLine says the last piece forwarded was a progress update, which
+	// ends in a carriage return and wants a newline once done.
+	midLine bool
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.pending = append(o.pending, p...)
+	for {
+		i := bytes.IndexAny(o.pending, "\r\n")
+		if i < 0 {
+			break
+		}
+		o.piece(string(o.pending[:i]), o.pending[i])
+		o.pending = o.pending[i+1:]
+	}
+	return len(p), nil
+}
+
+func (o *output) flush() {
+	if len(o.pending) > 0 {
+		o.piece(string(o.pending), '\n')
+		o.pending = nil
+	}
+}
+
+// piece handles one line, or one progress update (ended by end).
+func (o *output) piece(text string, end byte) {
+	if strings.HasPrefix(text, "Number of files:") {
+		o.inStats = true
+	}
+	if o.inStats {
+		o.stat(text)
+		if strings.HasPrefix(text, "total size is") {
+			o.inStats = false
+		}
+		return
+	}
+	if text == "" && end == '\n' && !o.midLine {
+		return // the blank lines around the statistics
+	}
+	fmt.Fprintf(o.w, "%s%c", text, end)
+	o.midLine = end == '\r'
+}
+
+// stat reads one line of --stats.
+func (o *output) stat(line string) {
+	name, value, ok := strings.Cut(line, ":")
+	if !ok {
+		return
+	}
+	switch name {
+	case "Number of files":
+		o.stats.Files = int(number(value))
+	case "Number of regular files transferred":
+		o.stats.Transferred = int(number(value))
+	case "Total transferred file size":
+		o.stats.Bytes = number(value)
+	}
+}
+
+// number reads the first number of a --stats value: "1,234 (reg: 1,000,
+// dir: 234)" or "5,120 bytes".
+func number(value string) int64 {
+	fields := strings.Fields(value)
+	if len(fields) == 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.ReplaceAll(fields[0], ",", ""), 10, 64)
+	return n
+}
