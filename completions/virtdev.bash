@@ -377,6 +377,17 @@ _virtdev_spec_path() {
     passthrough=0
 }
 # <<< virtdev-path
+# >>> virtdev-resume
+_virtdev_spec_resume() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-resume
 # >>> virtdev-seal
 _virtdev_spec_seal() {
     options=(--color= -h --help)
@@ -423,7 +434,7 @@ _virtdev_spec_start() {
 # <<< virtdev-start
 # >>> virtdev-stop
 _virtdev_spec_stop() {
-    options=(--color= -h --help)
+    options=(-f --force --color= -h --help)
     valued='  '
     choices=([--color]='yes no auto')
     args=(machine)

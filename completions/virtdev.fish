@@ -262,6 +262,14 @@ complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 0' -a '(__virtdev_projects; printf "base\tsealed base\nmaintenance\tstaging copy\n")'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
 # <<< virtdev-path
+# >>> virtdev-resume
+set -g __virtdev_valued_resume 
+set -g __virtdev_passthrough_resume 0
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_options' -f
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-resume
 # >>> virtdev-seal
 set -g __virtdev_valued_seal 
 set -g __virtdev_passthrough_seal 0
@@ -297,6 +305,7 @@ complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0
 set -g __virtdev_valued_stop 
 set -g __virtdev_passthrough_stop 0
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -f
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s f -l force -d 'send QEMU SIGTERM at once, without pressing the power button: the guest does not shut down cleanly'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
+#compdef virtdev virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-resume virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -243,6 +243,14 @@ _virtdev_spec_path() {
     '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
 }
 # <<< virtdev-path
+# >>> virtdev-resume
+_virtdev_spec_resume() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-resume
 # >>> virtdev-seal
 _virtdev_spec_seal() {
   _arguments -s -S : \
@@ -278,6 +286,7 @@ _virtdev_spec_start() {
 # >>> virtdev-stop
 _virtdev_spec_stop() {
   _arguments -s -S : \
+    '(-f --force)'{-f,--force}'[send QEMU SIGTERM at once, without pressing the power button\: the guest does not shut down cleanly]' \
     '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
