@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -241,6 +242,8 @@ func (s *suite) installation(t testing.TB) {
 
 	if _, err := os.Stat(filepath.Join(entry, "complete")); err == nil {
 		t.Logf("using the base cached in %s", entry)
+		now := time.Now()
+		os.Chtimes(entry, now, now) // recently used: kept by pruneCache
 		for _, name := range cached {
 			if err := copyFile(filepath.Join(entry, name), cachedPlace(data, name), cachedMode(name)); err != nil {
 				t.Fatal(err)
@@ -256,7 +259,7 @@ func (s *suite) installation(t testing.TB) {
 
 	// Written beside its final name and renamed, so a run killed mid-copy
 	// never leaves a cache entry that looks complete.
-	pruneCache(cacheRoot) // one entry at a time: bases are large
+	pruneCache(cacheRoot, keptEntries-1)
 	scratch := entry + ".partial"
 	for _, name := range cached {
 		if err := copyFile(cachedPlace(data, name), filepath.Join(scratch, name), cachedMode(name)); err != nil {
@@ -287,15 +290,41 @@ func cachedMode(name string) os.FileMode {
 	return 0o644
 }
 
-// pruneCache removes the suite's own older entries (hex names), and
-// nothing else that may share the directory.
-func pruneCache(root string) {
-	entries, _ := os.ReadDir(root)
-	for _, e := range entries {
-		name := strings.TrimSuffix(e.Name(), ".partial")
-		if _, err := hex.DecodeString(name); err == nil && len(name) == 16 {
-			os.RemoveAll(filepath.Join(root, e.Name()))
+// keptEntries bounds the cache: a base is about 1.5 GiB, and a few
+// branches built on one machine each have their own.
+const keptEntries = 3
+
+// pruneCache keeps the keep most recently used of the suite's own entries
+// (hex names) and removes the others, and nothing else that may share the
+// directory. An unfinished entry is removed only when it is old: another
+// run may be writing it.
+func pruneCache(root string, keep int) {
+	type entry struct {
+		path string
+		used time.Time
+	}
+	var complete []entry
+	dirs, _ := os.ReadDir(root)
+	for _, d := range dirs {
+		name, partial := strings.CutSuffix(d.Name(), ".partial")
+		if _, err := hex.DecodeString(name); err != nil || len(name) != 16 {
+			continue
 		}
+		info, err := d.Info()
+		if err != nil {
+			continue
+		}
+		path := filepath.Join(root, d.Name())
+		switch {
+		case partial && time.Since(info.ModTime()) > 2*time.Hour:
+			os.RemoveAll(path)
+		case !partial:
+			complete = append(complete, entry{path, info.ModTime()})
+		}
+	}
+	slices.SortFunc(complete, func(a, b entry) int { return b.used.Compare(a.used) })
+	for i := keep; i < len(complete); i++ {
+		os.RemoveAll(complete[i].path)
 	}
 }
 
