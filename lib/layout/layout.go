@@ -88,6 +88,10 @@ type Machine struct {
 	// QEMUPid holds QEMU's process ID while it runs (QEMU writes it).
 	QEMUPid  string
 	Shutdown string // how the VM last ended, recorded from QMP
+	// Report receives what the guest writes to its report port (see
+	// qemu.ReportPort), for a machine started with one: the maintenance
+	// machine, which tells virtdev-maintain that it sealed itself.
+	Report   string
 	Manifest string // project-local backup manifest
 	// KnownHosts pins the guest's SSH host key, which the guest generates
 	// on its first boot; it goes with the machine's directory.
@@ -111,6 +115,7 @@ func machine(name, dir string) Machine {
 		Events:   filepath.Join(dir, "events.sock"),
 		QEMUPid:  filepath.Join(dir, "qemu.pid"),
 		Shutdown: filepath.Join(dir, "shutdown"),
+		Report:   filepath.Join(dir, "report"),
 		Manifest: filepath.Join(dir, "manifest"),
 
 		KnownHosts: filepath.Join(dir, "known_hosts"),

@@ -101,18 +101,6 @@ func Project(l layout.Layout, name, program string) (*Lock, error) {
 	return lk, nil
 }
 
-// Machine takes what a program acting on a running machine holds: the
-// project's lock, or, for the maintenance machine, nothing, since
-// virtdev-maintain holds the base lock for its whole session and stopping
-// its machine is how that session is aborted. The result may be
-// released either way.
-func Machine(l layout.Layout, name, program string) (*Lock, error) {
-	if name == layout.Maintenance {
-		return nil, nil
-	}
-	return Project(l, name, program)
-}
-
 // Ports serialises the choice of SSH ports among concurrent starts: held
 // from the choice until the chosen port is written down, a few
 // milliseconds, so it is waited for rather than refused.

@@ -193,27 +193,6 @@ func TestProjects(t *testing.T) {
 	}
 }
 
-// A project's machine is its project's lock; the maintenance machine's is
-// virtdev-maintain's to hold, and takes nothing.
-func TestMachine(t *testing.T) {
-	l := newLayout(t)
-	held, err := lock.Machine(l, "p", "virtdev-resume")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = lock.Project(l, "p", "virtdev-stop")
-	contains(t, lockedError(t, err), `project "p" is busy`)
-	held.Release()
-	none, err := lock.Machine(l, layout.Maintenance, "virtdev-resume")
-	if err != nil || none != nil {
-		t.Fatalf("Machine(maintenance) = %v, %v; want nothing held", none, err)
-	}
-	none.Release()
-	if _, err := os.Stat(l.ProjectLock(layout.Maintenance)); !os.IsNotExist(err) {
-		t.Errorf("a lock file for the maintenance machine: %v", err)
-	}
-}
-
 // flock(2) belongs to an open file description, so two locks in one
 // process contend just like two programs, and Release frees at once.
 func TestRelease(t *testing.T) {

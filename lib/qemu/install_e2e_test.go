@@ -51,12 +51,17 @@ func realInstall(t *testing.T, action testmedium.Action) (*installFixture, conte
 	if err := os.Mkdir(f.home, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The defaults of the configuration, as a user without settings has.
+	c, err := config.Load(func(name string) string { return map[string]string{"HOME": dir}[name] })
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.install = Install{
-		QEMU: qemu, Accel: accel, MemoryMB: 256, CPUs: 1,
+		QEMU: qemu, Accel: accel, CPU: c.CPU, MemoryMB: 256, CPUs: 1,
 		Firmware:   fw,
 		Medium:     testmedium.Build(t, dir, action),
 		Dest:       layout.Layout{Home: f.home}.Installation(),
-		SystemSize: config.DefaultSystemDiskSize, HomeSize: config.DefaultHomeDiskSize,
+		SystemSize: c.SystemDiskSize, HomeSize: c.HomeDiskSize,
 		// A safety net: each medium acts within seconds.
 		Timeout: 5 * time.Minute,
 		Console: f.console,

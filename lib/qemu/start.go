@@ -49,6 +49,9 @@ type StartOptions struct {
 	Firmware   firmware.Pair
 	QEMU       string // absolute path of qemu-system-x86_64
 	Supervisor string // absolute path of virtdev-supervise
+	// Report gives the machine a report port whose output goes to the
+	// machine's Report file (see Command.Report).
+	Report bool
 	// Warn tells people about a start that goes on differently than
 	// asked; nil says nothing.
 	Warn func(format string, args ...any)
@@ -155,6 +158,9 @@ func start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, 
 		Port:    port,
 		Monitor: filepath.Base(m.Monitor), Console: filepath.Base(m.Console),
 		Events: filepath.Base(m.Events), PidFile: filepath.Base(m.QEMUPid),
+	}
+	if o.Report {
+		cmd.Report = filepath.Base(m.Report)
 	}
 	begin := time.Now()
 	err = units.StartTransient(ctx, name, unit.Transient{

@@ -15,6 +15,7 @@ import (
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/fsutil"
+	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
@@ -47,7 +48,7 @@ is still below VIRTDEV_MIN_FREE.
 A machine that runs is left as it is. A guest that failed (QMP status
 internal-error or guest-panicked) cannot be continued: stop it.
 "virtdev-resume maintenance" continues the maintenance machine; it takes no
-lock, since virtdev-maintain holds it.`,
+lock, since virtdev-maintain reads that of its machine as a stop under way.`,
 	Codes: []exitcode.Code{
 		{N: 0, Meaning: "the machine runs: continued, or running already"},
 		exitcode.InvalidName, exitcode.NotFound, exitcode.NotRunning, exitcode.CorruptPort,
@@ -74,11 +75,16 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	held, err := lock.Machine(l, name, programName)
-	if err != nil {
-		return err
+	// The maintenance machine's lock tells virtdev-maintain, when its
+	// machine is down, that a stop was under way; continuing a machine
+	// must not look like one.
+	if name != layout.Maintenance {
+		held, err := lock.Project(l, name, programName)
+		if err != nil {
+			return err
+		}
+		defer held.Release()
 	}
-	defer held.Release()
 	if _, err := project.ReadPort(m); err != nil {
 		return err
 	}
