@@ -22,32 +22,16 @@ for p in virtdev-key virtdev-bootstrap virtdev-seal virtdev-create virtdev-start
   [ -x "$bin/$p" ] || { echo "bench: $bin/$p is missing: run make first" >&2; exit 1; }
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/virtdev-bench.XXXXXX")
-export VIRTDEV_HOME=$work/data VIRTDEV_CACHE=$work/cache XDG_CONFIG_HOME=$work/config
-export VIRTDEV_SSH_KEY=$VIRTDEV_HOME/ssh/id VIRTDEV_WAIT_TIMEOUT=600 VIRTDEV_ACCEL=${VIRTDEV_ACCEL:-auto}
-export VIRTDEV_VM_CPUS=${VIRTDEV_VM_CPUS:-2} VIRTDEV_VM_MEMORY=${VIRTDEV_VM_MEMORY:-1024}
+# shellcheck source=bench/guest.sh
+. bench/guest.sh
+guest_setup
 project=bench
 cleanup() {
   "$bin/virtdev-stop" "$project" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-now() { date +%s%N; }
-ms() { echo $(( ($2 - $1) / 1000000 )); }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-
-if [ -n "${BENCH_BASE:-}" ]; then
-  mkdir -p "$VIRTDEV_HOME/installation" "$VIRTDEV_HOME/ssh"
-  cp "$BENCH_BASE"/{system.qcow2,home.qcow2,nvram} "$VIRTDEV_HOME/installation/"
-  cp "$BENCH_BASE/id" "$BENCH_BASE/id.pub" "$VIRTDEV_HOME/ssh/"
-  chmod 600 "$VIRTDEV_HOME/ssh/id"
-else
-  "$bin/virtdev-key" >/dev/null 2>&1
-  t0=$(now); "$bin/virtdev-bootstrap" >/dev/null 2>"$work/bootstrap.log"; t1=$(now)
-  echo "bootstrap_ms=$(ms "$t0" "$t1")"
-fi
-"$bin/virtdev-seal" >/dev/null 2>&1
+guest_base
 "$bin/virtdev-create" "$project" >/dev/null 2>&1
 sshcfg=$work/ssh_config
 cat > "$sshcfg" <<CFG

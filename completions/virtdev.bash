@@ -520,6 +520,17 @@ _virtdev_spec_restore() {
     passthrough=0
 }
 # <<< virtdev-restore
+# >>> virtdev-resume
+_virtdev_spec_resume() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=(machine)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-resume
 # >>> virtdev-seal
 _virtdev_spec_seal() {
     options=(--color= -h --help)
@@ -588,7 +599,7 @@ _virtdev_spec_status() {
 # <<< virtdev-status
 # >>> virtdev-stop
 _virtdev_spec_stop() {
-    options=(--color= -h --help)
+    options=(-f --force --color= -h --help)
     valued='  '
     choices=([--color]='yes no auto')
     args=(machine)

@@ -384,6 +384,14 @@ complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_o
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_arg 0' -a '(__virtdev_projects)'
 complete -c virtdev-restore -c virtdev -n '__virtdev_is restore; and __virtdev_arg 1' -a '(__virtdev_snapshots)'
 # <<< virtdev-restore
+# >>> virtdev-resume
+set -g __virtdev_valued_resume 
+set -g __virtdev_passthrough_resume 0
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_options' -f
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-resume -c virtdev -n '__virtdev_is resume; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
+# <<< virtdev-resume
 # >>> virtdev-seal
 set -g __virtdev_valued_seal 
 set -g __virtdev_passthrough_seal 0
@@ -436,6 +444,7 @@ complete -c virtdev-status -c virtdev -n '__virtdev_is status; and __virtdev_arg
 set -g __virtdev_valued_stop 
 set -g __virtdev_passthrough_stop 0
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -f
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s f -l force -d 'send QEMU SIGTERM at once, without pressing the power button: the guest does not shut down cleanly'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-install virtdev-iso virtdev-key virtdev-list virtdev-log virtdev-maintain virtdev-monitor virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-recreate virtdev-restore virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-upgrade virtdev-wait
+#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-install virtdev-iso virtdev-key virtdev-list virtdev-log virtdev-maintain virtdev-monitor virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-recreate virtdev-restore virtdev-resume virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-upgrade virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -366,6 +366,14 @@ _virtdev_spec_restore() {
     '::snapshot:{_virtdev_snapshots "${line[1]}"}'
 }
 # <<< virtdev-restore
+# >>> virtdev-resume
+_virtdev_spec_resume() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    ':project:_virtdev_machines'
+}
+# <<< virtdev-resume
 # >>> virtdev-seal
 _virtdev_spec_seal() {
   _arguments -s -S : \
@@ -418,6 +426,7 @@ _virtdev_spec_status() {
 # >>> virtdev-stop
 _virtdev_spec_stop() {
   _arguments -s -S : \
+    '(-f --force)'{-f,--force}'[send QEMU SIGTERM at once, without pressing the power button\: the guest does not shut down cleanly]' \
     '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'

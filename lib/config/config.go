@@ -26,6 +26,7 @@ const (
 	DefaultCPUs           = 4
 	DefaultStopTimeout    = 60 * time.Second
 	DefaultWaitTimeout    = 120 * time.Second
+	DefaultMinFree        = "2G"
 	// DefaultCPU gives a KVM guest the host's own processor model.
 	DefaultCPU = "host"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	CPUs           int  // VIRTDEV_VM_CPUS
 	StopTimeout    time.Duration
 	WaitTimeout    time.Duration
+	// MinFree is VIRTDEV_MIN_FREE: start and create warn when the file
+	// system under VIRTDEV_HOME has less room; 0 turns the warning off.
+	MinFree Size
 
 	OVMFCode string // OVMF_CODE; empty means "discover"
 	OVMFVars string // OVMF_VARS; empty means "discover"
@@ -161,6 +165,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.WaitTimeout, err = seconds(getenv, "VIRTDEV_WAIT_TIMEOUT", DefaultWaitTimeout); err != nil {
 		return nil, err
 	}
+	if c.MinFree, err = minFree(getenv, "VIRTDEV_MIN_FREE", DefaultMinFree); err != nil {
+		return nil, err
+	}
 	switch c.Accel = or(getenv("VIRTDEV_ACCEL"), AccelAuto); c.Accel {
 	case AccelAuto, AccelKVM, AccelTCG:
 	default:
@@ -237,7 +244,21 @@ const (
 	MaxMemoryMB = 16 << 20 // 16 TiB
 	MaxCPUs     = 1024
 	MaxSeconds  = 7 * 24 * 60 * 60 // a week
+	MaxMinFree  = Size(1 << 50)    // a PiB
 )
+
+// minFree reads a size as the disk sizes are written, or 0 for none.
+func minFree(getenv func(string) string, variable, fallback string) (Size, error) {
+	v := or(getenv(variable), fallback)
+	if v == "0" {
+		return 0, nil
+	}
+	size, err := ParseSize(v)
+	if err != nil || size > MaxMinFree {
+		return 0, &Error{variable, v, "it must be a size such as 2G (a whole number with an optional K, M, G or T suffix) up to 1024T, or 0 for no warning"}
+	}
+	return size, nil
+}
 
 // bounded reads a whole number from 1 to max.
 func bounded(getenv func(string) string, variable string, fallback, max int, want string) (int, error) {

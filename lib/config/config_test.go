@@ -42,6 +42,7 @@ func TestDefaults(t *testing.T) {
 		{"DNS", joined(c.DNS), "9.9.9.9"},
 		{"SystemDiskSize", c.SystemDiskSize.String(), "24G"},
 		{"HomeDiskSize", c.HomeDiskSize.String(), "48G"},
+		{"MinFree", c.MinFree.String(), "2G"},
 		{"Accel", c.Accel, AccelAuto},
 		{"CPU", c.CPU, "host"},
 		{"Packages", c.Packages, ""},
@@ -90,6 +91,7 @@ func TestOverrides(t *testing.T) {
 		"VIRTDEV_DNS", "1.1.1.1  2620:fe::fe", "VIRTDEV_VM_MEMORY", "1024", "VIRTDEV_VM_CPUS", "2",
 		"VIRTDEV_STOP_TIMEOUT", "5", "VIRTDEV_WAIT_TIMEOUT", "300",
 		"VIRTDEV_SYSTEM_DISK_SIZE", "10g", "VIRTDEV_HOME_DISK_SIZE", "512M", "VIRTDEV_ACCEL", "tcg",
+		"VIRTDEV_MIN_FREE", "500m",
 		"VIRTDEV_CPU", "host,-arch-capabilities",
 		"VIRTDEV_PACKAGES", "/p", "VIRTDEV_SCRIPT", "/s", "VIRTDEV_INVENTORY", "/i",
 		"VIRTDEV_ISO_PROFILE", "/prof", "OVMF_CODE", "/c.fd", "OVMF_VARS", "/v.fd",
@@ -102,6 +104,7 @@ func TestOverrides(t *testing.T) {
 		{"DNS", joined(c.DNS), "1.1.1.1 2620:fe::fe"},
 		{"SystemDiskSize", c.SystemDiskSize.String(), "10G"},
 		{"HomeDiskSize", c.HomeDiskSize.String(), "512M"},
+		{"MinFree", c.MinFree.String(), "500M"},
 		{"Accel", c.Accel, AccelTCG},
 		{"CPU", c.CPU, "host,-arch-capabilities"},
 		{"Packages", c.Packages, "/p"},
@@ -127,6 +130,15 @@ func TestOverrides(t *testing.T) {
 	}
 	if got := c.Getenv("VIRTDEV_HOME"); got != "/v" {
 		t.Errorf("Getenv(VIRTDEV_HOME) = %q, want /v", got)
+	}
+}
+
+// VIRTDEV_MIN_FREE=0 turns the warning off; the bound itself is accepted.
+func TestMinFreeLimits(t *testing.T) {
+	for value, want := range map[string]Size{"0": 0, "1024T": MaxMinFree, "1": 1} {
+		if c := load(t, env("HOME", "/home/u", "VIRTDEV_MIN_FREE", value)); c.MinFree != want {
+			t.Errorf("VIRTDEV_MIN_FREE=%s: MinFree = %d, want %d", value, c.MinFree, want)
+		}
 	}
 }
 
@@ -177,6 +189,10 @@ func TestMalformed(t *testing.T) {
 		{"VIRTDEV_HOME_DISK_SIZE", "48 G"},
 		{"VIRTDEV_HOME_DISK_SIZE", "48gb"},
 		{"VIRTDEV_HOME_DISK_SIZE", "99999999999T"},
+		{"VIRTDEV_MIN_FREE", "2GB"},
+		{"VIRTDEV_MIN_FREE", "-1"},
+		{"VIRTDEV_MIN_FREE", "00"},
+		{"VIRTDEV_MIN_FREE", "1025T"},
 		{"VIRTDEV_ACCEL", "KVM"},
 		{"VIRTDEV_ACCEL", "hvf"},
 		{"VIRTDEV_CPU", "host -arch-capabilities"},

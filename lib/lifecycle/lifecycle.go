@@ -24,7 +24,6 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -161,18 +160,4 @@ func Pending(l layout.Layout, name string) bool {
 	}
 	all, err := journals(l)
 	return err != nil || len(touching(all, []string{name})) > 0
-}
-
-// SizeText writes a number of bytes for people: "1.5 GiB".
-func SizeText(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	value, i := float64(n), 0
-	for value >= 1024 && i < len(units)-1 {
-		value /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", value, units[i])
 }

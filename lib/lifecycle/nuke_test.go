@@ -152,11 +152,3 @@ func TestCheckNoneRunning(t *testing.T) {
 		t.Errorf("the maintenance machine's port file: %v", err)
 	}
 }
-
-func TestSizeText(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 3 << 30: "3.0 GiB"} {
-		if got := lifecycle.SizeText(n); got != want {
-			t.Errorf("SizeText(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

@@ -86,20 +86,33 @@ func (e *FailedError) Error() string {
 	return fmt.Sprintf("%s failed: QEMU reports its status as %s: %s\nStop it with: virtdev-stop %s", e.Name, e.State, e.State.Explain(e.Name), e.Name)
 }
 
-// HaltedError is a machine QEMU paused (Halted states). It is the shared
-// condition exitcode.Paused.
+// HaltedError is a machine QEMU paused (Halted states), with why. It is
+// the shared condition exitcode.Paused.
 type HaltedError struct {
-	Name  string
-	State RunState
+	Name string
+	Condition
 }
 
 func (e *HaltedError) Error() string {
-	fix := "free space"
-	if e.State == StatePaused {
-		fix = "see who paused it"
+	if e.State != StateIOError {
+		return fmt.Sprintf("%s is paused: %s (QEMU status %s)\nGo on: virtdev-resume %s; or stop it: virtdev-stop %s",
+			e.Name, e.Reason(), e.State, e.Name, e.Name)
 	}
-	return fmt.Sprintf("%s is paused: QEMU reports its status as %s: %s\nTo go on, %s, then continue it from its monitor (virtdev-monitor %s, command cont); or stop it: virtdev-stop %s",
-		e.Name, e.State, e.State.Explain(e.Name), fix, e.Name, e.Name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is paused: %s\n", e.Name, e.Reason())
+	switch {
+	case len(e.Full) > 0:
+		fmt.Fprintf(&b, "QEMU paused the guest when it found no room to write %s; the guest waits until there is room again.\n", strings.Join(e.Full, ", "))
+	case len(e.Failing) > 0:
+		b.WriteString("The failure was not for lack of space: the host's kernel log (journalctl -k) may tell more.\n")
+	}
+	if e.Space != nil && e.Space.MountPoint != "" {
+		fmt.Fprintf(&b, "Free space on %s (see what takes it: %s), then ", e.Space.MountPoint, e.Space.Survey())
+	} else {
+		b.WriteString("Free space under the machine's disks, then ")
+	}
+	fmt.Fprintf(&b, "go on: virtdev-resume %s; or stop it: virtdev-stop %s", e.Name, e.Name)
+	return b.String()
 }
 
 func (e *HaltedError) ExitCode() int { return exitcode.Paused.N }

@@ -19,12 +19,17 @@ type fakeQMP struct {
 	mu          sync.Mutex
 	state       RunState
 	presses     int
+	conts       int
+	disks       []Disk // query-block's answer
 	clients     int
 	conn        net.Conn
 	console     bool              // a client is attached to the console
 	human       []string          // the human monitor's commands, in order
 	onPowerdown func(presses int) // run after each press, without the lock
 	onReady     func()            // run after each handshake, without the lock
+	// onCont decides the state cont leaves, without the lock; without
+	// it the machine runs again.
+	onCont func(conts int) RunState
 }
 
 func newFakeQMP(t *testing.T, path string, state RunState) *fakeQMP {
@@ -130,6 +135,30 @@ func (f *fakeQMP) serve(c net.Conn) {
 			}
 			f.mu.Unlock()
 			f.send(`{"return": [{"frontend-open": false, "filename": "` + prefix + `unix:console.sock,server=on", "label": "console"}, {"frontend-open": true, "filename": "unix:monitor.sock,server=on", "label": "qmp"}]}`)
+		case "query-block":
+			f.mu.Lock()
+			var blocks []map[string]any
+			for _, d := range f.disks {
+				b := map[string]any{"device": d.Device, "inserted": map[string]any{"file": d.File}}
+				if d.IOStatus != "" {
+					b["io-status"] = d.IOStatus
+				}
+				blocks = append(blocks, b)
+			}
+			f.mu.Unlock()
+			answer, _ := json.Marshal(map[string]any{"return": blocks})
+			f.send(string(answer))
+		case "cont":
+			f.mu.Lock()
+			f.conts++
+			n := f.conts
+			f.mu.Unlock()
+			state := StateRunning
+			if f.onCont != nil {
+				state = f.onCont(n)
+			}
+			f.setState(state)
+			f.send(`{"return": {}}`)
 		default:
 			f.send(`{"error": {"class": "CommandNotFound", "desc": "no"}}`)
 		}
@@ -149,6 +178,12 @@ func (f *fakeQMP) setState(s RunState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.state = s
+}
+
+func (f *fakeQMP) continued() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conts
 }
 
 func (f *fakeQMP) pressed() int {

@@ -243,6 +243,59 @@ func (m *Monitor) ChardevInUse(id string, timeout time.Duration) (bool, error) {
 	return false, fmt.Errorf("QEMU has no character device %q", id)
 }
 
+// Cont continues a paused machine (QMP's cont). QEMU first retries the
+// disk writes that paused it.
+func (m *Monitor) Cont(timeout time.Duration) error {
+	_, err := m.run(`{"execute":"cont"}`, timeout)
+	return err
+}
+
+// DiskIOStatus is how QEMU reports a disk's last error, in query-block's
+// io-status.
+type DiskIOStatus string
+
+const (
+	DiskOK      DiskIOStatus = "ok"
+	DiskNoSpace DiskIOStatus = "nospace" // a write found the host file system full
+	DiskFailed  DiskIOStatus = "failed"  // any other error
+)
+
+// Disk is one of the machine's block devices as QEMU reports it.
+type Disk struct {
+	Device   string       // the drive's id: system, home, pflash1…
+	File     string       // the image file, as QEMU opened it
+	IOStatus DiskIOStatus // empty for a device that does not report it
+}
+
+// Disks lists the machine's block devices (QMP's query-block).
+func (m *Monitor) Disks(timeout time.Duration) ([]Disk, error) {
+	data, err := m.run(`{"execute":"query-block"}`, timeout)
+	if err != nil {
+		return nil, err
+	}
+	var reply struct {
+		Return []struct {
+			Device   string       `json:"device"`
+			IOStatus DiskIOStatus `json:"io-status"`
+			Inserted *struct {
+				File string `json:"file"`
+			} `json:"inserted"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal(data, &reply); err != nil {
+		return nil, fmt.Errorf("unexpected answer to query-block: %.200s", data)
+	}
+	disks := make([]Disk, 0, len(reply.Return))
+	for _, d := range reply.Return {
+		disk := Disk{Device: d.Device, IOStatus: d.IOStatus}
+		if d.Inserted != nil {
+			disk.File = d.Inserted.File
+		}
+		disks = append(disks, disk)
+	}
+	return disks, nil
+}
+
 // Shutdown is the SHUTDOWN event seen so far, or nil.
 func (m *Monitor) Shutdown() *ShutdownEvent {
 	m.mu.Lock()

@@ -36,15 +36,23 @@ type StopOptions struct {
 	ResetFailed bool
 	// Progress reports steps to people; nil says nothing.
 	Progress func(format string, args ...any)
+	// Force sends QEMU SIGTERM at once, without pressing the power
+	// button or waiting for the guest.
+	Force bool
 	// PressInterval and KillGrace replace the package's defaults when
 	// set, for tests.
 	PressInterval, KillGrace time.Duration
 }
 
 // Stop powers a machine off: the ACPI power button, pressed over QMP now
-// and every PressInterval, then SIGTERM after o.Timeout, then SIGKILL. A
-// guest that is not running (QEMU's status internal-error, guest-panicked,
-// io-error or paused) cannot handle the button, and gets SIGTERM at once.
+// and every PressInterval, then SIGTERM after o.Timeout, then SIGKILL
+// (o.Force: SIGTERM at once). A guest that cannot go on (QEMU's status
+// internal-error or guest-panicked) cannot handle the button, and gets
+// SIGTERM at once. A machine QEMU paused is continued before the press,
+// since the guest could not see it otherwise: one paused on a full disk
+// only once its file system has room again (ResumeRoom). Without room,
+// Stop returns a *HaltedError and leaves the machine paused: a clean
+// poweroff needs the guest to write.
 //
 // It returns once the unit is down, with the record of how the machine
 // ended: the supervisor's, from QEMU's SHUTDOWN event, with what Stop did
@@ -103,11 +111,18 @@ type stopping struct {
 	state   RunState // the status that kept the guest from the button, if any
 }
 
-// press is what one round of the power button found.
+// press is what one round of the power button found and did.
 type press struct {
-	state   RunState // the machine's status, when QEMU answered
+	found   *Condition // how QEMU found the machine, when it answered
+	resumed bool       // it was paused, and was continued
 	pressed bool
 	err     error
+}
+
+// unable reports a round that found the guest unable to handle the button:
+// failed, or paused without room to go on.
+func (p press) unable() bool {
+	return p.found != nil && (p.found.State.Failed() || p.found.State.Halted() && !p.resumed)
 }
 
 // run presses and escalates until the unit is down, and returns its final
@@ -125,7 +140,6 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 		down <- end{st, err}
 	}()
 	presses := make(chan press)
-	go s.pressLoop(watchCtx, presses)
 
 	// The escalation: SIGTERM once the guest has had its time, SIGKILL
 	// if QEMU survives it, and then nothing more to try.
@@ -150,6 +164,17 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 		timer.Reset(steps[0].after)
 		return nil
 	}
+	if s.o.Force {
+		// Only to record what state the guest was left in.
+		if c, err := Examine(ctx, s.m, commandTimeout); err == nil && c.State != StateRunning {
+			s.state = c.State
+		}
+		if err := escalate("the stop is forced"); err != nil {
+			return unit.Status{}, err
+		}
+	} else {
+		go s.pressLoop(watchCtx, presses)
+	}
 	toldBusy, unreachable := false, 0
 	for {
 		select {
@@ -160,16 +185,23 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 			if p.err == nil || errors.Is(p.err, ErrMonitorBusy) {
 				unreachable = 0
 			}
+			if p.resumed {
+				s.o.Progress("continued %s, which QEMU had paused (%s), so that the guest sees the power button", s.m.Name, p.found.Reason())
+			}
 			switch {
 			case p.pressed:
 				if s.presses == 0 {
 					s.o.Progress("pressed the power button of %s (QEMU gets SIGTERM if the guest has not powered off within %s)", s.m.Name, s.o.Timeout)
 				}
 				s.presses++
-			case p.state != "":
-				s.state = p.state
+			case p.unable() && p.found.State.Halted():
 				if s.sent == "" {
-					err = escalate(fmt.Sprintf("the guest is not running (QEMU status %s), so it cannot handle the power button", p.state))
+					return unit.Status{}, p.found.Err(s.m.Name)
+				}
+			case p.unable():
+				s.state = p.found.State
+				if s.sent == "" {
+					err = escalate(fmt.Sprintf("the guest is not running (QEMU status %s), so it cannot handle the power button", p.found.State))
 				}
 			case errors.Is(p.err, ErrMonitorBusy):
 				if !toldBusy {
@@ -203,16 +235,16 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 // pressLoop presses the power button now and every PressInterval, each
 // time over a connection of its own, after asking QEMU whether the guest
 // runs: a press while it does not is lost. It ends with ctx, or after
-// finding the guest not running.
+// finding the guest unable to handle the button.
 func (s *stopping) pressLoop(ctx context.Context, out chan<- press) {
 	for {
-		p := pressOnce(ctx, s.m.Monitor)
+		p := pressOnce(ctx, s.m)
 		select {
 		case out <- p:
 		case <-ctx.Done():
 			return
 		}
-		if p.state != "" {
+		if p.unable() {
 			return
 		}
 		select {
@@ -223,25 +255,35 @@ func (s *stopping) pressLoop(ctx context.Context, out chan<- press) {
 	}
 }
 
-// pressOnce asks the machine's status and, if the guest runs, presses the
-// button. state is set only when the guest is not running.
-func pressOnce(ctx context.Context, path string) press {
-	mon, err := Dial(ctx, path, commandTimeout)
+// pressOnce asks how the machine is, continues it if QEMU paused it and
+// it has room to go on, and presses the button if the guest runs.
+func pressOnce(ctx context.Context, m layout.Machine) press {
+	mon, err := Dial(ctx, m.Monitor, commandTimeout)
 	if err != nil {
 		return press{err: err}
 	}
 	defer mon.Close()
-	state, err := mon.Status(commandTimeout)
+	c, err := mon.examine(m, commandTimeout)
 	if err != nil {
 		return press{err: err}
 	}
-	if state.Failed() || state.Halted() {
-		return press{state: state}
+	p := press{found: &c}
+	switch {
+	case c.State.Failed(), c.State.Halted() && !c.HasRoom():
+		return p
+	case c.State.Halted():
+		if err := mon.Cont(commandTimeout); err != nil {
+			p.err = err
+			return p
+		}
+		p.resumed = true
 	}
 	if err := mon.Powerdown(commandTimeout); err != nil {
-		return press{err: err}
+		p.err = err
+		return p
 	}
-	return press{pressed: true}
+	p.pressed = true
+	return p
 }
 
 // record is how the machine ended: the supervisor's record of QEMU's end

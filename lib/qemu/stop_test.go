@@ -3,12 +3,16 @@ package qemu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 	"virtdev/lib/unit"
@@ -124,28 +128,109 @@ func TestStopGivesUpOnAStuckMachine(t *testing.T) {
 	}
 }
 
-// A guest that is not running cannot handle the button: no press, SIGTERM
+// A guest that cannot go on cannot handle the button: no press, SIGTERM
 // at once, and the record says what QEMU reported.
-func TestStopNotRunningGuestGetsSIGTERMAtOnce(t *testing.T) {
-	for _, state := range []RunState{StateGuestPanicked, StateInternalError, StateIOError, StatePaused} {
+func TestStopFailedGuestGetsSIGTERMAtOnce(t *testing.T) {
+	for _, state := range []RunState{StateGuestPanicked, StateInternalError} {
 		t.Run(string(state), func(t *testing.T) {
 			m, u, q := running(t, state)
-			var said []string
-			u.onKill = func(sig syscall.Signal) {
-				go supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
-			}
-			o := fastStop(time.Minute)
-			o.Progress = func(f string, a ...any) { said = append(said, f) }
+			signalled(u, m)
 			begin := time.Now()
+			rec, err := Stop(context.Background(), u, m, fastStop(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.How != Forced || rec.State != state || rec.Presses != 0 || q.pressed() != 0 || q.continued() != 0 {
+				t.Errorf("record %+v, %d presses, %d conts; want forced with state %s, no press", rec, q.pressed(), q.continued(), state)
+			}
+			if d := time.Since(begin); d > 10*time.Second {
+				t.Errorf("took %s: the timeout was waited for", d)
+			}
+		})
+	}
+}
+
+// signalled makes the machine's QEMU exit on any signal, as QEMU does.
+func signalled(u *fakeUnits, m layout.Machine) {
+	u.onKill = func(sig syscall.Signal) {
+		go supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
+	}
+}
+
+// A machine paused by a user, or on a disk that has room again, is
+// continued so that its guest sees the button, and powers off cleanly.
+func TestStopContinuesAPausedMachine(t *testing.T) {
+	for _, state := range []RunState{StatePaused, StateIOError} {
+		t.Run(string(state), func(t *testing.T) {
+			m, u, q := running(t, state)
+			q.disks = []Disk{{Device: "home", File: m.HomeImage, IOStatus: DiskNoSpace}}
+			q.onPowerdown = func(int) { supervisorRecords(u, m, &ShutdownEvent{Guest: true, Reason: "guest-shutdown"}) }
+			var said []string
+			o := fastStop(time.Minute)
+			o.Progress = func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }
 			rec, err := Stop(context.Background(), u, m, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.How != Forced || rec.State != state || rec.Presses != 0 || q.pressed() != 0 {
-				t.Errorf("record %+v, %d presses; want forced with state %s and no press", rec, q.pressed(), state)
+			if rec.How != Clean || q.continued() != 1 || rec.Presses != 1 || len(u.killed()) != 0 {
+				t.Errorf("record %+v, %d conts, signals %v; want one cont, then a clean poweroff", rec, q.continued(), u.killed())
 			}
-			if d := time.Since(begin); d > 10*time.Second {
-				t.Errorf("took %s: the timeout was waited for", d)
+			if !strings.Contains(strings.Join(said, "\n"), "continued p") {
+				t.Errorf("the continuation was not told: %q", said)
+			}
+		})
+	}
+}
+
+// withSpace makes every file system look as s says.
+func withSpace(t *testing.T, s fsutil.Space) {
+	t.Helper()
+	real := spaceOf
+	spaceOf = func(string) (fsutil.Space, error) { return s, nil }
+	t.Cleanup(func() { spaceOf = real })
+}
+
+var fullDisk = fsutil.Space{MountPoint: "/srv", Type: "ext4", Free: 4096, Size: 20 << 30}
+
+// A machine paused on a disk that is still full cannot power off cleanly:
+// it is left paused, untouched, and the error says where space is short.
+func TestStopLeavesAFullMachinePaused(t *testing.T) {
+	withSpace(t, fullDisk)
+	m, u, q := running(t, StateIOError)
+	q.disks = []Disk{{Device: "system", File: m.SystemImage, IOStatus: DiskOK}, {Device: "home", File: m.HomeImage, IOStatus: DiskNoSpace}}
+	_, err := Stop(context.Background(), u, m, fastStop(time.Minute))
+	var halted *HaltedError
+	if !errors.As(err, &halted) || exitcode.For(err) != exitcode.Paused.N {
+		t.Fatalf("got %v, want a HaltedError (code %d)", err, exitcode.Paused.N)
+	}
+	if !slices.Equal(halted.Full, []string{m.HomeImage}) || halted.Space == nil || halted.Space.MountPoint != "/srv" {
+		t.Errorf("the error names %v on %+v, want the home disk on /srv", halted.Full, halted.Space)
+	}
+	if q.continued() != 0 || q.pressed() != 0 || len(u.killed()) != 0 {
+		t.Errorf("%d conts, %d presses, signals %v: the machine was touched", q.continued(), q.pressed(), u.killed())
+	}
+}
+
+// --force sends SIGTERM at once, whatever the guest's state, and records
+// a state that kept the guest from the button.
+func TestStopForced(t *testing.T) {
+	withSpace(t, fullDisk)
+	for _, state := range []RunState{StateRunning, StateIOError} {
+		t.Run(string(state), func(t *testing.T) {
+			m, u, q := running(t, state)
+			signalled(u, m)
+			o := fastStop(time.Minute)
+			o.Force = true
+			rec, err := Stop(context.Background(), u, m, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := state
+			if state == StateRunning {
+				want = ""
+			}
+			if rec.How != Forced || rec.Signal != "SIGTERM" || rec.State != want || q.pressed() != 0 || q.continued() != 0 {
+				t.Errorf("record %+v, %d presses, %d conts; want forced by SIGTERM at once, state %q", rec, q.pressed(), q.continued(), want)
 			}
 		})
 	}

@@ -22,9 +22,10 @@ type UnitWatcher interface {
 // Watch follows a running machine until something ends its prospects, and
 // returns what it saw: QEMU's exit (its unit went down: *EndedError, with
 // the supervisor's record), a guest that cannot go on (*FailedError), or
-// a machine QEMU paused (*HaltedError). The unit is watched over D-Bus,
-// and QEMU asked for the machine's status every interval, each time over a
-// connection of its own. It returns ctx's error when ctx ends first.
+// a machine QEMU paused (*HaltedError, with why). The unit is watched
+// over D-Bus, and QEMU asked for the machine's status every interval, each
+// time over a connection of its own. It returns ctx's error when ctx ends
+// first.
 func Watch(ctx context.Context, units UnitWatcher, m layout.Machine, interval time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -48,13 +49,9 @@ func Watch(ctx context.Context, units UnitWatcher, m layout.Machine, interval ti
 			// A monitor that cannot be reached says nothing: QEMU may be
 			// busy with another client, or going away, which the unit
 			// tells.
-			if state, err := QueryStatus(ctx, m.Monitor, commandTimeout); err == nil {
-				switch {
-				case state.Failed():
-					seen <- &FailedError{Name: m.Name, State: state}
-					return
-				case state.Halted():
-					seen <- &HaltedError{Name: m.Name, State: state}
+			if c, err := Examine(ctx, m, commandTimeout); err == nil {
+				if err := c.Err(m.Name); err != nil {
+					seen <- err
 					return
 				}
 			}

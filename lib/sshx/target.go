@@ -3,6 +3,7 @@ package sshx
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
@@ -47,16 +48,27 @@ func Locate(l layout.Layout, name string) (Target, error) {
 	return Target{Name: name, Machine: m, Port: port, Key: l.SSHKey}, nil
 }
 
+// statusTimeout bounds the question to QEMU before a connection: a
+// monitor that another client holds (virtdev-monitor) must not delay
+// every ssh for long.
+const statusTimeout = time.Second
+
 // CheckRunning refuses a machine whose port file outlived its unit (after a
 // crash or a host reboot): connecting there would reach whatever else now
-// holds the port.
+// holds the port. It refuses too a machine whose guest cannot answer, where
+// ssh would hang: one QEMU paused (*qemu.HaltedError, saying why), or one
+// whose guest failed (*qemu.FailedError). A monitor that does not answer
+// within statusTimeout says nothing, and the connection goes ahead.
 func CheckRunning(ctx context.Context, units qemu.UnitWatcher, t Target) error {
 	st, err := units.Status(ctx, t.Unit())
 	if err != nil {
 		return exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", t.Name)
 	}
-	if st.Running() {
-		return nil
+	if !st.Running() {
+		return state.UnitDown(t.Machine, st)
 	}
-	return state.UnitDown(t.Machine, st)
+	if c, err := qemu.Examine(ctx, t.Machine, statusTimeout); err == nil {
+		return c.Err(t.Name)
+	}
+	return nil
 }

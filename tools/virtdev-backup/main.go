@@ -22,8 +22,8 @@ import (
 	"virtdev/lib/backup"
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
-	"virtdev/lib/lifecycle"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/term"
@@ -164,7 +164,7 @@ func run(env *cli.Env, args []string) error {
 		env.Warnf("%s is not in the guest; skipped", backup.GuestHome+m)
 	}
 	env.Infof("%s", env.Palette.Paint(fmt.Sprintf("Backed up %d files (%s) from %s: snapshot %s",
-		taken.Stats.Transferred, lifecycle.SizeText(taken.Stats.Bytes), name, taken.ID), term.Green, false))
+		taken.Stats.Transferred, fsutil.SizeText(taken.Stats.Bytes), name, taken.ID), term.Green, false))
 	fmt.Fprintln(env.Stdout, taken.Snapshot.Dir)
 	return nil
 }
@@ -261,7 +261,7 @@ func list(env *cli.Env, l layout.Layout, name string) error {
 	fmt.Fprintf(env.Stdout, format, "DATE", "TIME", "AGE", "SIZE", "GENERATION")
 	for _, s := range infos {
 		date, clock, _ := strings.Cut(s.ID, "/")
-		fmt.Fprintf(env.Stdout, format, date, clock, age(now.Sub(s.Taken)), lifecycle.SizeText(s.Size), s.Generation)
+		fmt.Fprintf(env.Stdout, format, date, clock, age(now.Sub(s.Taken)), fsutil.SizeText(s.Size), s.Generation)
 	}
 	return nil
 }

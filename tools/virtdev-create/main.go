@@ -41,7 +41,11 @@ The empty deltas are copied from a cache that virtdev-seal prepares, each
 copy checked against the checksum recorded with it; a damaged cache entry is
 made again with qemu-img. The project is assembled in a hidden directory and
 renamed into place: a failure or an interrupt leaves nothing behind, and
-what a create killed on the way left is removed by the next one.`,
+what a create killed on the way left is removed by the next one.
+
+It warns when the file system under VIRTDEV_HOME has less room than
+VIRTDEV_MIN_FREE (default 2G): when it is full, QEMU pauses the machines
+whose disks are on it.`,
 	Codes: []exitcode.Code{
 		{N: 0, Meaning: "created"},
 		exitcode.InvalidName, exitcode.Unusable,
@@ -58,6 +62,10 @@ func main() { cli.Main(command) }
 func run(env *cli.Env, args []string) error {
 	name := args[0]
 	if err := validate.NewProjectName(name); err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
 		return err
 	}
 	l, err := env.Layout()
@@ -105,6 +113,9 @@ func run(env *cli.Env, args []string) error {
 		return cli.Wrap(exitCreateFailed, err, "cannot create project %q (nothing was left behind)", name)
 	}
 	env.Infof("%s", env.Palette.Paint(fmt.Sprintf("Project %s created on base generation %s", name, g), term.Green, false))
+	if warning := project.RoomWarning(m.Dir, cfg.MinFree); warning != "" {
+		env.Warnf("%s", warning)
+	}
 	env.Infof("Start it with: virtdev-start %s", name)
 	fmt.Fprintln(env.Stdout, m.Dir)
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/lifecycle"
 	"virtdev/lib/project"
 	"virtdev/lib/prompt"
@@ -119,10 +120,10 @@ func describe(env *cli.Env, s lifecycle.Survey) {
 	fmt.Fprintf(&b, "This deletes %s and everything in it:\n", s.Dir)
 	var total int64
 	for _, f := range s.Files {
-		fmt.Fprintf(&b, "    %10s  %s\n", lifecycle.SizeText(f.Size), strings.TrimPrefix(f.Path, s.Dir+"/"))
+		fmt.Fprintf(&b, "    %10s  %s\n", fsutil.SizeText(f.Size), strings.TrimPrefix(f.Path, s.Dir+"/"))
 		total += f.Size
 	}
-	fmt.Fprintf(&b, "    %10s  in all\n", lifecycle.SizeText(total))
+	fmt.Fprintf(&b, "    %10s  in all\n", fsutil.SizeText(total))
 	if s.Snapshots > 0 {
 		fmt.Fprintf(&b, "Kept: %d backup snapshot(s) in %s\n", s.Snapshots, s.Backups)
 	}

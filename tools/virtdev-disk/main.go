@@ -17,9 +17,9 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
-	"virtdev/lib/lifecycle"
 	"virtdev/lib/project"
 )
 
@@ -121,7 +121,7 @@ func run(env *cli.Env, args []string) error {
 		if d.BackingFile != "" {
 			backing = fmt.Sprintf("%s (%s)", d.BackingFile, d.BackingFormat)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", d.Name, lifecycle.SizeText(d.VirtualSize), lifecycle.SizeText(d.Allocated), d.Format, backing)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", d.Name, fsutil.SizeText(d.VirtualSize), fsutil.SizeText(d.Allocated), d.Format, backing)
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/lifecycle"
 	"virtdev/lib/lock"
@@ -170,7 +171,7 @@ func describe(env *cli.Env, l layout.Layout, present []lifecycle.Area) {
 	var b strings.Builder
 	b.WriteString("This deletes all virtdev data:\n")
 	for _, a := range present {
-		fmt.Fprintf(&b, "    %10s  %s (%s)\n", lifecycle.SizeText(lifecycle.Size(a.Dir)), a.Dir, a.Variable)
+		fmt.Fprintf(&b, "    %10s  %s (%s)\n", fsutil.SizeText(lifecycle.Size(a.Dir)), a.Dir, a.Variable)
 	}
 	if names, _ := lifecycle.ProjectNames(l); len(names) > 0 {
 		fmt.Fprintf(&b, "Projects: %s\n", strings.Join(names, ", "))

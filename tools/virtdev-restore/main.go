@@ -16,7 +16,7 @@ import (
 	"virtdev/lib/backup"
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
-	"virtdev/lib/lifecycle"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/term"
@@ -165,7 +165,7 @@ func run(env *cli.Env, args []string) error {
 		return transferError(env, err)
 	}
 	env.Infof("%s", env.Palette.Paint(fmt.Sprintf("Restored %d files (%s) from %s into %s",
-		stats.Transferred, lifecycle.SizeText(stats.Bytes), id, name), term.Green, false))
+		stats.Transferred, fsutil.SizeText(stats.Bytes), id, name), term.Green, false))
 	fmt.Fprintln(env.Stdout, id)
 	return nil
 }

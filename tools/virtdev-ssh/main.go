@@ -2,10 +2,11 @@
 //
 //	virtdev-ssh [OPTIONS] <project> [ssh arguments...]
 //
-// It checks that the machine runs and the key is usable, fires the pre-ssh
-// triggers, assembles an OpenSSH configuration for this connection alone
-// (never the user's ~/.ssh/config), runs ssh as its child, fires the
-// post-ssh triggers and passes ssh's exit status on.
+// It checks that the machine runs (a machine QEMU paused, or whose guest
+// failed, is refused at once: ssh would hang) and the key is usable, fires
+// the pre-ssh triggers, assembles an OpenSSH configuration for this
+// connection alone (never the user's ~/.ssh/config), runs ssh as its child,
+// fires the post-ssh triggers and passes ssh's exit status on.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/qemu"
 	"virtdev/lib/sshx"
 	"virtdev/lib/unit"
 )
@@ -22,6 +24,7 @@ import (
 const (
 	exitSSH    = 10
 	exitConfig = 11
+	exitFailed = 12
 )
 
 var command = cli.Command{
@@ -65,6 +68,10 @@ connection (80); a process it leaves in the background is not waited for.
 post-ssh: runs after ssh ends with VIRTDEV_SSH_EXIT set, for at most 30
 seconds; its stdout is discarded and a failure is only a warning.
 
+Before connecting it asks QEMU how the machine is: a machine QEMU paused
+(a full host disk, or a user through the monitor) or whose guest failed
+cannot answer, and ssh would hang; it is refused at once, saying why.
+
 ssh runs as a child; signals sent to virtdev-ssh are passed on to it, and a
 second interrupt ends virtdev-ssh at once. Unless virtdev-ssh fails itself,
 its exit status is ssh's: 255 for an SSH failure, else the remote command's.`,
@@ -73,8 +80,9 @@ its exit status is ssh's: 255 for an SSH failure, else the remote command's.`,
 		exitcode.InvalidName, exitcode.NotFound, exitcode.NotRunning, exitcode.StalePort, exitcode.CorruptPort,
 		{N: exitSSH, Meaning: "ssh is missing or cannot be run"},
 		{N: exitConfig, Meaning: "the SSH configuration cannot be read or written"},
+		{N: exitFailed, Meaning: "the machine failed: QEMU reports internal-error or guest-panicked"},
 		exitcode.KeyMissing, exitcode.KeyPermissions, exitcode.TriggerRefused, exitcode.Config,
-		exitcode.NoUserManager, exitcode.Unusable,
+		exitcode.NoUserManager, exitcode.Unusable, exitcode.Paused,
 	},
 	PassThrough: true,
 	Run:         run,
@@ -103,6 +111,10 @@ func run(env *cli.Env, args []string) error {
 		return err
 	}
 	if err := checkRunning(env.Ctx, t); err != nil {
+		var failed *qemu.FailedError
+		if errors.As(err, &failed) {
+			return cli.Errorf(exitFailed, "%v", err)
+		}
 		return err
 	}
 	session, err := sshx.Prepare(env.Ctx, l, t, args[1:], os.Environ(), env.Stderr, env.Warnf)

@@ -68,6 +68,10 @@ OVMF_CODE and OVMF_VARS choose firmware.
 When QEMU fails at boot, its port file and sockets are gone and the failed
 unit stays loaded for journalctl until the next start.
 
+It warns when the file system holding the project has less room than
+VIRTDEV_MIN_FREE (default 2G): when it is full, QEMU pauses the machine
+until there is room again (virtdev-resume).
+
 Serial console: virtdev-console <project>`,
 	Codes: []exitcode.Code{
 		{N: 0, Meaning: "started; the port is on stdout"},
@@ -155,8 +159,11 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return explain(name, err)
 	}
-	// Said after the start, where it cannot drown a refusal.
+	// Said after the start, where they cannot drown a refusal.
 	if warning != "" {
+		env.Warnf("%s", warning)
+	}
+	if warning := project.RoomWarning(m.Dir, cfg.MinFree); warning != "" {
 		env.Warnf("%s", warning)
 	}
 	env.Infof("Started %s (%d MiB, %d CPUs) with SSH on 127.0.0.1:%d.\nWait for SSH: virtdev-wait %s; stop it: virtdev-stop %s",

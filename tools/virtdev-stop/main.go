@@ -5,8 +5,11 @@
 // It presses the ACPI power button over QMP, again every few seconds (a
 // guest still booting ignores a press), and sends QEMU SIGTERM when the
 // guest has not powered off within VIRTDEV_STOP_TIMEOUT seconds, SIGKILL if
-// even that fails; a guest that is not running (crashed, panicked, paused)
-// gets SIGTERM at once. How the machine ended comes from QEMU's SHUTDOWN
+// even that fails; a guest that failed (crashed, panicked) gets SIGTERM at
+// once, and so does every guest with --force. A machine QEMU paused is
+// continued first; one paused on a full disk only once there is room again,
+// else it is left paused and the program says what to free. How the
+// machine ended comes from QEMU's SHUTDOWN
 // event, not its exit status (QEMU exits 0 on SIGTERM too); it is printed
 // (clean, forced or unknown) on stdout and recorded in the machine's
 // shutdown file. `virtdev-stop maintenance` aborts a virtdev-maintain
@@ -17,9 +20,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
@@ -35,6 +40,12 @@ const (
 
 const programName = "virtdev-stop"
 
+type options struct {
+	Force bool `short:"f" long:"force" description:"send QEMU SIGTERM at once, without pressing the power button: the guest does not shut down cleanly"`
+}
+
+var opts options
+
 var command = cli.Command{
 	Name:    programName,
 	Group:   cli.Lifecycle,
@@ -44,10 +55,18 @@ var command = cli.Command{
 guest powers off, each time over a short connection of its own, so that
 QEMU's monitor stays free for others. After VIRTDEV_STOP_TIMEOUT seconds
 (default 60) QEMU gets SIGTERM, and SIGKILL if it still runs 10 seconds later.
-Before pressing, it asks QEMU whether the guest runs: a guest that does not
-(QEMU status internal-error, guest-panicked, io-error or paused) cannot
-handle the button, and QEMU gets SIGTERM at once. The program returns as soon
-as QEMU has exited; the port file and sockets are gone by then.
+Before pressing, it asks QEMU whether the guest runs. A guest that failed
+(QEMU status internal-error or guest-panicked) cannot handle the button, and
+QEMU gets SIGTERM at once. A machine QEMU paused is continued first, so that
+its guest sees the button: one paused by a user (status paused) at once, one
+paused because a disk found the host file system full (status io-error)
+once that file system has room again (16 MiB). Without room the machine is
+left paused: a clean poweroff needs space first, as the guest writes while
+it shuts down; the message names the file system and what to free, then
+virtdev-stop again continues and powers it off. With --force, QEMU gets
+SIGTERM at once, whatever the guest's state, and nothing is waited for but
+QEMU's exit. The program returns as soon as QEMU has exited; the port file
+and sockets are gone by then.
 
 How the machine ended is printed on stdout (clean, forced or unknown) and
 recorded, with QEMU's reason, exit status and the time, in the machine's
@@ -56,15 +75,16 @@ shutdown file (virtdev-path <project> shutdown).
 "virtdev-stop maintenance" aborts a virtdev-maintain session: the base is
 not resealed, even when the guest powers off cleanly.`,
 	Codes: []exitcode.Code{
-		{N: 0, Meaning: "the guest powered off cleanly"},
+		{N: 0, Meaning: "the guest powered off cleanly, or, with --force, QEMU was stopped as asked"},
 		exitcode.InvalidName, exitcode.NotFound, exitcode.NotRunning,
-		{N: exitForced, Meaning: "forced stop: the guest did not power off (or could not), QEMU was signalled"},
+		{N: exitForced, Meaning: "forced stop without --force: the guest did not power off (or could not), QEMU was signalled"},
 		{N: exitUnknownEnd, Meaning: "QEMU ended without reporting a shutdown (it likely crashed)"},
 		{N: exitStuck, Meaning: "the machine still runs after SIGTERM and SIGKILL"},
 		exitcode.Output, exitcode.Locked, exitcode.Config, exitcode.NoUserManager,
-		exitcode.Unusable, exitcode.HomeUnusable,
+		exitcode.Unusable, exitcode.HomeUnusable, exitcode.Paused,
 	},
-	Run: run,
+	Options: &opts,
+	Run:     run,
 }
 
 func main() { cli.Main(command) }
@@ -108,17 +128,21 @@ func run(env *cli.Env, args []string) error {
 	rec, err := qemu.Stop(env.Ctx, units, m, qemu.StopOptions{
 		Timeout:     cfg.StopTimeout,
 		ResetFailed: !maintenance,
+		Force:       opts.Force,
 		Progress:    env.Infof,
 	})
 	var (
 		notRunning *qemu.NotRunningError
 		stuck      *qemu.StuckError
+		halted     *qemu.HaltedError
 	)
 	switch {
 	case errors.As(err, &notRunning):
 		return exitcode.New(exitcode.NotRunning, "%s is not running (%s is not active)\nStart it with: virtdev-start %s", name, notRunning.Unit, name)
 	case errors.As(err, &stuck):
 		return cli.Errorf(exitStuck, "%v", err)
+	case errors.As(err, &halted):
+		return &exitcode.Error{Code: exitcode.Paused, Message: needsRoom(halted), Err: err}
 	case rec.How == "":
 		return err
 	}
@@ -129,6 +153,10 @@ func run(env *cli.Env, args []string) error {
 	case qemu.Clean:
 		env.Infof("%s: clean guest poweroff after %.1fs (power button pressed %d×)", name, rec.After, rec.Presses)
 	case qemu.Forced:
+		if opts.Force {
+			env.Infof("%s: stopped at once, as --force asked, after %.1fs (%s)%s", name, rec.After, forcedHow(rec), stateWhenForced(name, rec))
+			return err
+		}
 		return cli.Errorf(exitForced, "%s: forced stop after %.1fs (%s): %s%s",
 			name, rec.After, forcedHow(rec), whyForced(name, rec), trailer(err))
 	default:
@@ -136,6 +164,33 @@ func run(env *cli.Env, args []string) error {
 			name, rec.After, orUnknown(rec.Exit), layout.Unit(name), trailer(err))
 	}
 	return err
+}
+
+// needsRoom explains why a machine paused on a full disk was left paused:
+// it cannot power off cleanly before there is room again.
+func needsRoom(h *qemu.HaltedError) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is paused: %s\n", h.Name, h.Reason())
+	if len(h.Full) > 0 {
+		fmt.Fprintf(&b, "QEMU paused the guest when it found no room to write %s.\n", strings.Join(h.Full, ", "))
+	}
+	where := "under its disks"
+	if h.Space != nil && h.Space.MountPoint != "" {
+		where = fmt.Sprintf("on %s (see what takes it: %s)", h.Space.MountPoint, h.Space.Survey())
+	}
+	fmt.Fprintf(&b, "A clean poweroff needs space first: the guest writes as it shuts down. Free at least %s %s,\nthen run virtdev-stop %s again: it continues the machine, then powers it off.\n",
+		fsutil.SizeText(qemu.ResumeRoom), where, h.Name)
+	fmt.Fprintf(&b, "Or stop it now, without a clean poweroff: virtdev-stop --force %s", h.Name)
+	return b.String()
+}
+
+// stateWhenForced says what state a guest stopped by --force was in, when
+// it was not running.
+func stateWhenForced(name string, rec qemu.Shutdown) string {
+	if rec.State == "" {
+		return ""
+	}
+	return fmt.Sprintf("; the guest was not running (QEMU status %s): %s", rec.State, rec.State.Explain(name))
 }
 
 // whyForced says why the guest did not power off by itself.

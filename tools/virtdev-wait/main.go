@@ -43,8 +43,9 @@ guest. It gives up after $VIRTDEV_WAIT_TIMEOUT seconds (default 120).
 
 It watches the machine meanwhile, and gives up within seconds, saying what
 it saw, when QEMU exits, when QEMU reports the guest failed (internal-error,
-guest-panicked), or when QEMU paused the machine (io-error, usually a full
-host disk; paused).
+guest-panicked), or when QEMU paused the machine: io-error, when a disk
+found the host file system full (it names that file system and the room
+left on it), or paused, by a user through the monitor.
 
 Nothing is printed on stdout; the exit status tells:
   virtdev-start p && virtdev-wait p && virtdev-ssh p -- bash -s < provision`,
