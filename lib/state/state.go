@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,6 +126,13 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	states := make([]State, len(machines))
 	for i, m := range machines {
 		states[i] = Classify(m, active[layout.Unit(m.Name)], answers[i].status, answers[i].err, last[i])
+		// A machine paused on a disk error is explained by its disks:
+		// which file system found no room, and how much it has now.
+		if states[i].QEMU == qemu.StateIOError {
+			if c, err := qemu.Examine(ctx, m, QMPTimeout); err == nil && c.State == qemu.StateIOError {
+				states[i].Reason = strings.TrimPrefix(c.Reason(), "io-error: ")
+			}
+		}
 	}
 	return states, nil
 }
