@@ -2,7 +2,10 @@ module virtdev/tests
 
 go 1.26.0
 
-require virtdev/lib v0.0.0
+require (
+	golang.org/x/crypto v0.59.0
+	virtdev/lib v0.0.0
+)
 
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect

@@ -386,3 +386,16 @@ func TestNewRefusesATakenPort(t *testing.T) {
 		t.Fatalf("New on a taken port: %v, want a *PortError for %d", err, port)
 	}
 }
+
+// Without an SSH port the machine has no forward at all (the installer
+// machine): nothing listens for it.
+func TestNoSSHPortNoForward(t *testing.T) {
+	network, err := New(Config{Policy: egress.Policy{Zone: egress.WAN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer network.Close()
+	if network.SSHAddr() != nil {
+		t.Errorf("the network listens on %s for the guest's SSH", network.SSHAddr())
+	}
+}

@@ -24,9 +24,12 @@ type SuperviseOptions struct {
 	// Notify tells systemd about the machine (sd_notify): READY=1 once
 	// QEMU answers on QMP.
 	Notify func(state string) error
-	// Log receives QEMU's output and the supervisor's own account of the
-	// machine's life: the unit's journal.
+	// Log receives QEMU's messages (its standard error) and the
+	// supervisor's own account of the machine's life: the unit's journal.
 	Log io.Writer
+	// Stdout receives QEMU's standard output: nothing for a project's
+	// machine, whose console is a socket; the installer's console.
+	Stdout io.Writer
 	// ReadyDeadline bounds the time QEMU takes to answer on QMP.
 	ReadyDeadline time.Duration
 	// Network makes the machine's network, joined to the card the QEMU
@@ -140,7 +143,7 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = s.m.Dir
 	cmd.Env = withoutNotifySocket(os.Environ())
-	cmd.Stdout = s.o.Log
+	cmd.Stdout = s.o.Stdout
 	cmd.Stderr = s.said
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// Receives how the link to the network ended; never, without one.

@@ -28,6 +28,8 @@ import (
 // installer (see fakeInstaller).
 func TestMain(m *testing.M) {
 	switch {
+	case os.Getenv(fakeSupervisorVariable) != "":
+		os.Exit(fakeSupervisor(os.Getenv(fakeSupervisorVariable), os.Args[1:]))
 	case os.Getenv(fakeQEMUVariable) != "":
 		os.Exit(fakeInstaller(os.Getenv(fakeQEMUVariable), os.Args[1:]))
 	case os.Getenv("FAKE_QEMU") != "":

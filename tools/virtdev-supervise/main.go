@@ -57,7 +57,8 @@ QEMU's events there. When QEMU has exited it writes the machine's shutdown
 record (clean, forced or unknown, from QEMU's SHUTDOWN event; QEMU's exit
 status and last messages), removes the machine's runtime files (port, zone,
 sockets, qemu.pid), closes the network and exits with QEMU's status: 128+n
-when signal n ended QEMU. SIGTERM, SIGINT and SIGHUP are passed on to QEMU
+when signal n ended QEMU. QEMU's standard output is the supervisor's (the
+installer machine's console). SIGTERM, SIGINT and SIGHUP are passed on to QEMU
 as SIGTERM; the supervisor itself leaves only after QEMU. A network that
 fails under QEMU stops QEMU (SIGTERM, then SIGKILL): the guest would have
 lost its SSH with it.
@@ -121,6 +122,7 @@ func run(env *cli.Env, args []string) error {
 	sup, err := qemu.Supervise(context.Background(), m, args, qemu.SuperviseOptions{
 		Notify:        unit.Notify,
 		Log:           env.Stderr,
+		Stdout:        env.Stdout,
 		ReadyDeadline: qemu.ReadyDeadline,
 		Network: func() (qemu.Network, error) {
 			return netstack.New(netstack.Config{Policy: egress.Policy{Zone: zone}, SSHPort: opts.SSHPort, Log: logf})
