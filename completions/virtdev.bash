@@ -361,7 +361,7 @@ _virtdev_spec_path() {
     valued='  '
     choices=([--color]='yes no auto')
     args=(path-target resource)
-    values=(['1']='data system-image home-image nvram generation port monitor console shutdown backups manifest config' ['1:base']='data system-image home-image nvram generation' ['1:maintenance']='data system-image home-image nvram generation')
+    values=(['1']='data system-image home-image nvram generation port monitor console events qemu-pid shutdown backups manifest config' ['1:base']='data system-image home-image nvram generation' ['1:maintenance']='data system-image home-image nvram generation')
     rest=
     passthrough=0
 }

@@ -184,14 +184,14 @@ set -g __virtdev_passthrough_bootstrap 0
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -f
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l suite -x -d 'Debian release to install; default bookworm'
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l mirror -x -d 'mirror to install from, e.g. a local one (default: Debian\'s)'
-complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-bootstrap -c virtdev -n '__virtdev_is bootstrap; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-bootstrap
 # >>> virtdev-create
 set -g __virtdev_valued_create 
 set -g __virtdev_passthrough_create 0
 complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -f
-complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-create -c virtdev -n '__virtdev_is create; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-create
 # >>> virtdev-destroy
@@ -199,7 +199,7 @@ set -g __virtdev_valued_destroy
 set -g __virtdev_passthrough_destroy 0
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -f
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -s y -l yes -d 'destroy without asking (needed when standard input is not a terminal)'
-complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-destroy -c virtdev -n '__virtdev_is destroy; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-destroy
@@ -209,7 +209,7 @@ set -g __virtdev_passthrough_detach 0
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -f
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l in-place -d 'rebase the existing images instead of converting copies: less disk space, no rollback if interrupted'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s y -l yes -d 'detach without asking (needed when standard input is not a terminal)'
-complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-detach
@@ -217,7 +217,7 @@ complete -c virtdev-detach -c virtdev -n '__virtdev_is detach; and __virtdev_arg
 set -g __virtdev_valued_generation 
 set -g __virtdev_passthrough_generation 0
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -f
-complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-generation
@@ -225,14 +225,14 @@ complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __vir
 set -g __virtdev_valued_key 
 set -g __virtdev_passthrough_key 0
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -f
-complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-key
 # >>> virtdev-move
 set -g __virtdev_valued_move 
 set -g __virtdev_passthrough_move 0
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -f
-complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-move
@@ -241,30 +241,30 @@ set -g __virtdev_valued_nuke
 set -g __virtdev_passthrough_nuke 0
 complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -f
 complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -s y -l yes -d 'delete without asking (needed when standard input is not a terminal)'
-complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-nuke -c virtdev -n '__virtdev_is nuke; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-nuke
 # >>> virtdev-path
 set -g __virtdev_valued_path 
 set -g __virtdev_passthrough_path 0
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -f
-complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 0' -a '(__virtdev_projects; printf "base\tsealed base\nmaintenance\tstaging copy\n")'
-complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
+complete -c virtdev-path -c virtdev -n '__virtdev_is path; and __virtdev_arg 1' -a '(__virtdev_pick "=data system-image home-image nvram generation port monitor console events qemu-pid shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation")'
 # <<< virtdev-path
 # >>> virtdev-seal
 set -g __virtdev_valued_seal 
 set -g __virtdev_passthrough_seal 0
 complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -f
-complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-seal -c virtdev -n '__virtdev_is seal; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-seal
 # >>> virtdev-ssh
 set -g __virtdev_valued_ssh 
 set -g __virtdev_passthrough_ssh 1
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -f
-complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg_from 1' -a '(__fish_complete_path (commandline -ct))'
@@ -273,7 +273,7 @@ complete -c virtdev-ssh -c virtdev -n '__virtdev_is ssh; and __virtdev_arg_from 
 set -g __virtdev_valued_stale 
 set -g __virtdev_passthrough_stale 0
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -f
-complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-stale
 # >>> virtdev-start
@@ -281,7 +281,7 @@ set -g __virtdev_valued_start --net
 set -g __virtdev_passthrough_start 0
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -f
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l net -x -a 'none wan full' -d 'the network zone: none, wan or full (default: the project\'s net file, else wan)'
-complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-start
@@ -289,7 +289,7 @@ complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0
 set -g __virtdev_valued_stop 
 set -g __virtdev_passthrough_stop 0
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -f
-complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-stop
@@ -299,7 +299,7 @@ set -g __virtdev_passthrough_supervise 1
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -f
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l net -x -a 'none wan full' -d 'the machine\'s network zone: none, wan or full'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l ssh-port -x -d 'the port on 127.0.0.1 forwarded to the guest\'s SSH server (without it, none is)'
-complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
 # <<< virtdev-supervise
@@ -307,7 +307,7 @@ complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtd
 set -g __virtdev_valued_wait 
 set -g __virtdev_passthrough_wait 0
 complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -f
-complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto'
+complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-wait -c virtdev -n '__virtdev_is wait; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-wait

@@ -160,14 +160,14 @@ _virtdev_spec_bootstrap() {
   _arguments -s -S : \
     '--suite=[Debian release to install; default bookworm]:suite: ' \
     '--mirror=[mirror to install from, e.g. a local one (default\: Debian'\''s)]:url: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-bootstrap
 # >>> virtdev-create
 _virtdev_spec_create() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project: '
 }
@@ -176,7 +176,7 @@ _virtdev_spec_create() {
 _virtdev_spec_destroy() {
   _arguments -s -S : \
     '(-y --yes)'{-y,--yes}'[destroy without asking (needed when standard input is not a terminal)]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects'
 }
@@ -186,7 +186,7 @@ _virtdev_spec_detach() {
   _arguments -s -S : \
     '--in-place[rebase the existing images instead of converting copies\: less disk space, no rollback if interrupted]' \
     '(-y --yes)'{-y,--yes}'[detach without asking (needed when standard input is not a terminal)]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects'
 }
@@ -194,7 +194,7 @@ _virtdev_spec_detach() {
 # >>> virtdev-generation
 _virtdev_spec_generation() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     '::project:_virtdev_projects'
 }
@@ -202,14 +202,14 @@ _virtdev_spec_generation() {
 # >>> virtdev-key
 _virtdev_spec_key() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-key
 # >>> virtdev-move
 _virtdev_spec_move() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':old-name:_virtdev_projects' \
     ':new-name: '
@@ -219,30 +219,30 @@ _virtdev_spec_move() {
 _virtdev_spec_nuke() {
   _arguments -s -S : \
     '(-y --yes)'{-y,--yes}'[delete without asking (needed when standard input is not a terminal)]' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-nuke
 # >>> virtdev-path
 _virtdev_spec_path() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_path_names' \
-    '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
+    '::resource:{_virtdev_pick "${line[1]}" "=data system-image home-image nvram generation port monitor console events qemu-pid shutdown backups manifest config" "base=data system-image home-image nvram generation" "maintenance=data system-image home-image nvram generation"}'
 }
 # <<< virtdev-path
 # >>> virtdev-seal
 _virtdev_spec_seal() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-seal
 # >>> virtdev-ssh
 _virtdev_spec_ssh() {
   _arguments -s -S -A '-*' : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines' \
     '*::ssh-argument:_default'
@@ -251,7 +251,7 @@ _virtdev_spec_ssh() {
 # >>> virtdev-stale
 _virtdev_spec_stale() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-stale
@@ -259,7 +259,7 @@ _virtdev_spec_stale() {
 _virtdev_spec_start() {
   _arguments -s -S : \
     '--net=[the network zone\: none, wan or full (default\: the project'\''s net file, else wan)]:zone:(none wan full)' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects' \
     '::port: '
@@ -268,7 +268,7 @@ _virtdev_spec_start() {
 # >>> virtdev-stop
 _virtdev_spec_stop() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }
@@ -278,7 +278,7 @@ _virtdev_spec_supervise() {
   _arguments -s -S -A '-*' : \
     '--net=[the machine'\''s network zone\: none, wan or full]:zone:(none wan full)' \
     '--ssh-port=[the port on 127.0.0.1 forwarded to the guest'\''s SSH server (without it, none is)]:port: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':qemu:_files' \
     '*::argument: '
@@ -287,7 +287,7 @@ _virtdev_spec_supervise() {
 # >>> virtdev-wait
 _virtdev_spec_wait() {
   _arguments -s -S : \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); default auto]::when:(yes no auto)' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_machines'
 }

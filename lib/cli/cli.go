@@ -49,12 +49,16 @@ type Command struct {
 	// threads that take milliseconds to start on a loaded host, more than
 	// such a program's whole work.
 	Query bool
-	Run   func(env *Env, args []string) error
+	// OwnSignals marks a program that catches SIGINT, SIGTERM and SIGHUP
+	// itself (the machine supervisor, which must outlive them until QEMU
+	// has gone): the frame leaves them alone, as for a query.
+	OwnSignals bool
+	Run        func(env *Env, args []string) error
 }
 
 // Common are the options every program has.
 type Common struct {
-	Color string `long:"color" value-name:"WHEN" optional:"yes" optional-value:"yes" default:"auto" choice:"yes" choice:"no" choice:"auto" description:"colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb)"`
+	Color string `long:"color" value-name:"WHEN" optional:"yes" optional-value:"yes" default:"auto" choice:"yes" choice:"no" choice:"auto" description:"colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes"`
 	// Contract prints the declaration above as JSON, for tools that
 	// follow the programs (virtdev --help, tests, completions).
 	Contract bool `long:"contract" hidden:"yes" description:"print this program's contract as JSON"`
@@ -115,7 +119,7 @@ func (e *Env) Warnf(format string, args ...any) {
 // Main runs the program with the process's arguments and exits.
 func Main(c Command) {
 	ctx := context.Background()
-	if !c.Query {
+	if !c.Query && !c.OwnSignals {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		// After the first signal the program winds down; a second one

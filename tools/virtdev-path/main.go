@@ -49,6 +49,8 @@ var command = cli.Command{
   port          the SSH port file (exists while the VM runs)
   monitor       the QMP socket
   console       the serial console socket
+  events        the QMP socket of the machine's supervisor (not for use)
+  qemu-pid      QEMU's process ID (exists while the VM runs)
   shutdown      the record of how the VM last ended (JSON, from virtdev-stop)
   backups       the backup snapshots directory
   manifest      the backup manifest in force
@@ -114,7 +116,7 @@ func basePath(b layout.Base, name, resource string) (string, error) {
 }
 
 var projectResources = []string{"data", "system-image", "home-image", "nvram", "generation",
-	"port", "monitor", "console", "shutdown", "backups", "manifest", "config"}
+	"port", "monitor", "console", "events", "qemu-pid", "shutdown", "backups", "manifest", "config"}
 
 func projectPath(l layout.Layout, name, resource string) (string, error) {
 	m, err := project.Find(l, name)
@@ -138,6 +140,10 @@ func projectPath(l layout.Layout, name, resource string) (string, error) {
 		return m.Monitor, nil
 	case "console":
 		return m.Console, nil
+	case "events":
+		return m.Events, nil
+	case "qemu-pid":
+		return m.QEMUPid, nil
 	case "shutdown":
 		return m.Shutdown, nil
 	case "backups":

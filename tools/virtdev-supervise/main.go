@@ -98,8 +98,8 @@ Its messages and QEMU's are in the unit's journal:
 	// The supervisor handles SIGINT, SIGTERM and SIGHUP itself for as long
 	// as it lives, which is longer than QEMU: the frame must not make a
 	// second one end it.
-	Query: true,
-	Run:   run,
+	OwnSignals: true,
+	Run:        run,
 }
 
 func main() { cli.Main(command) }

@@ -154,3 +154,48 @@ func TestHintsNamePrograms(t *testing.T) {
 		})
 	}
 }
+
+// The README's Requirements name exactly the host packages CI installs, and
+// the Go release go.mod asks for.
+func TestReadmeRequirements(t *testing.T) {
+	root, err := docs.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(readme), "\\\n", " ")
+	var named []string
+	for _, line := range strings.Split(text, "\n") {
+		if _, list, ok := strings.Cut(line, "sudo apt-get install "); ok {
+			named = append(named, strings.Fields(list)...)
+		}
+	}
+	packages, err := os.ReadFile(filepath.Join(root, ".ci", "packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installed []string
+	for _, line := range strings.Split(string(packages), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			installed = append(installed, line)
+		}
+	}
+	if !slices.Equal(named, installed) {
+		t.Errorf("the README's apt-get lines name\n  %v\nbut .ci/packages lists, in this order,\n  %v", named, installed)
+	}
+
+	mod, err := os.ReadFile(filepath.Join(root, "lib", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := regexp.MustCompile(`(?m)^go (1\.\d+)`).FindSubmatch(mod)
+	if version == nil {
+		t.Fatal("lib/go.mod has no go directive")
+	}
+	if want := "Go " + string(version[1]) + " or newer"; !strings.Contains(string(readme), want) {
+		t.Errorf("the README does not say %q, which go.mod's go directive asks for", want)
+	}
+}
