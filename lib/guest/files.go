@@ -147,7 +147,7 @@ Before=ssh.service
 Type=oneshot
 RemainAfterExit=yes
 ExecStartPre=-/sbin/modprobe -q qemu_fw_cfg
-ExecStart=/bin/sh -c 'umask 077 && mkdir -p ` + hostKeyDir + ` && cat /sys/firmware/qemu_fw_cfg/by_name/` + fwcfg.HostKey + `/raw > ` + hostKey + ` && /usr/bin/ssh-keygen -y -f ` + hostKey + ` > ` + hostKey + `.pub'
+ExecStart=/bin/sh -c 'install -d -m 0755 ` + hostKeyDir + ` && (umask 077 && cat /sys/firmware/qemu_fw_cfg/by_name/` + fwcfg.HostKey + `/raw > ` + hostKey + `) && /usr/bin/ssh-keygen -y -f ` + hostKey + ` > ` + hostKey + `.pub'
 
 [Install]
 RequiredBy=ssh.service

@@ -347,7 +347,7 @@ func TestFiles(t *testing.T) {
 		"/etc/systemd/network/20-virtdev.network":      {"DHCP=yes", "UseDNS=no"},
 		"/etc/systemd/system/virtdev-hostname.service": {"opt/virtdev/project/raw", "modprobe -q qemu_fw_cfg", "Before=sysinit.target network-pre.target", "$$f"},
 		// The key virtdev hands the machine, or no sshd at all.
-		"/etc/systemd/system/virtdev-ssh-host-key.service": {"opt/virtdev/ssh_host_ed25519_key/raw > /run/virtdev/ssh_host_ed25519_key", "umask 077", "ssh-keygen -y", "Before=ssh.service", "RequiredBy=ssh.service"},
+		"/etc/systemd/system/virtdev-ssh-host-key.service": {"(umask 077 && cat /sys/firmware/qemu_fw_cfg/by_name/opt/virtdev/ssh_host_ed25519_key/raw > /run/virtdev/ssh_host_ed25519_key)", "install -d -m 0755 /run/virtdev", "ssh-keygen -y", "Before=ssh.service", "RequiredBy=ssh.service"},
 		"/etc/sudoers.d/dev": {"dev ALL=(ALL:ALL) NOPASSWD: ALL"},
 		"/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf": {"--autologin dev"},
 		"/etc/default/locale": {"LANG=de_DE.UTF-8"},

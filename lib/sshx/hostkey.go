@@ -170,9 +170,10 @@ func (e *HostKeyError) Error() string {
 		"Something other than the guest of %s answers on its port, or the guest no longer serves the key virtdev handed it. Check:\n"+
 		"  who listens on the port: ss -tlnp 'sport = :%s' (it should be virtdev-supervise, of the unit %s)\n"+
 		"  whether the guest installed its key: virtdev-console %s, then systemctl status virtdev-ssh-host-key.service\n"+
-		"A project's ssh_host_ed25519_key and known_hosts belong together: restore or copy them as a pair.",
+		"A project's ssh_host_ed25519_key and known_hosts belong together: restore or copy them as a pair.\n"+
+		"A guest of a base built before virtdev handed host keys serves a key of its own: rebuild the project on a new base (virtdev-recreate %s).",
 		e.Addr, e.Presented, e.Name, strings.Join(e.Pinned, ", "), e.KnownHosts,
-		e.Name, portOf(e.Addr), layout.Unit(e.Name), e.Name)
+		e.Name, portOf(e.Addr), layout.Unit(e.Name), e.Name, e.Name)
 }
 
 func portOf(addr string) string {

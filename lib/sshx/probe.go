@@ -84,9 +84,12 @@ func (p *Probe) Run(ctx context.Context) error {
 		began := time.Now()
 		attempts++
 		greeted, err := p.attempt(ctx, greeting)
+		if err == nil {
+			return nil
+		}
 		var refused *HostKeyError
-		if err == nil || errors.As(err, &refused) {
-			return err
+		if errors.As(err, &refused) {
+			return refused
 		}
 		if ctx.Err() != nil {
 			last := greetedErr
