@@ -53,7 +53,8 @@ type StartOptions struct {
 	QEMU       string // absolute path of qemu-system-x86_64
 	Supervisor string // absolute path of virtdev-supervise
 	// Zone is the network zone the machine runs in: what its guest may
-	// reach beyond its SSH forward.
+	// reach beyond its SSH forward (a project's comes from virtdev-start,
+	// the maintenance machine's from config.MaintenanceNet).
 	Zone egress.Zone
 	// Warn tells people about a start that goes on differently than
 	// asked; nil says nothing.
@@ -87,8 +88,9 @@ func HostOptions(c *config.Config, getenv func(string) string) (o StartOptions, 
 	}, warning, nil
 }
 
-// CheckFiles refuses a machine that lacks a disk or its variable store,
-// before anything is asked of systemd.
+// CheckFiles refuses a machine that lacks a disk, its variable store or
+// its SSH host key (which sshx.EnsureHostKey makes), before anything is
+// asked of systemd.
 func CheckFiles(m layout.Machine) error {
 	for _, f := range []struct{ what, path string }{
 		{"system disk", m.SystemImage}, {"home disk", m.HomeImage}, {"UEFI variable store", m.NVRAM},
@@ -127,6 +129,9 @@ func Start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, 
 
 func start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, o StartOptions) (int, error) {
 	name := layout.Unit(m.Name)
+	if _, err := egress.ParseZone(string(o.Zone)); err != nil {
+		return 0, err
+	}
 	if err := CheckFiles(m); err != nil {
 		return 0, err
 	}

@@ -227,3 +227,16 @@ func TestStartExplainsAPortRace(t *testing.T) {
 		t.Fatalf("got %v, want a raced PortError", err)
 	}
 }
+
+// A machine runs in a zone its caller names: none is no default.
+func TestStartRefusesAMachineWithoutAZone(t *testing.T) {
+	l, m := bootable(t)
+	u := newFakeUnits(false)
+	o := startOptions(freePort(t), TCG)
+	o.Zone = ""
+	_, err := Start(context.Background(), u, l, m, o)
+	var zone *egress.ZoneError
+	if !errors.As(err, &zone) || len(u.started) != 0 {
+		t.Fatalf("got %v after %d starts; want a ZoneError before any", err, len(u.started))
+	}
+}
