@@ -3,7 +3,8 @@
 #   make                 build every program into ./bin
 #   make test            fast tests: unit and CLI contract tests (seconds)
 #   make e2e             the real-guest suite (needs QEMU, a systemd user
-#                        manager and a user bus; see README.md); E2E_RUN=regexp
+#                        manager and a user bus; see README.md), and the
+#                        installer machine on tiny real media; E2E_RUN=regexp
 #                        runs only the tests it matches
 #   make check           go vet, the man pages (scdoc) and the fast tests
 #   make test-all        the fast tests, then the real-guest suite
@@ -48,10 +49,14 @@ test:
 	cd lib && $(GO) test ./...
 	cd tools && $(GO) test ./...
 
-# The e2e test binary is built by the caller and run as-is, so the suite can
-# run as an unprivileged user who has no Go module cache of their own.
+# The e2e test binaries are built by the caller and run as-is, so the suite
+# can run as an unprivileged user who has no Go module cache of their own.
+# lib/qemu's real-QEMU tests boot the installer machine on tiny media of
+# their own (no base, no user manager).
 e2e: build
 	cd tests && $(GO) test -tags e2e -c -o ../bin/e2e.test ./e2e
+	cd lib && $(GO) test -tags e2e -c -o ../bin/qemu-e2e.test ./qemu
+	cd lib/qemu && ../../bin/qemu-e2e.test -test.v -test.timeout $(E2E_TIMEOUT) -test.run '$(or $(E2E_RUN),Real)'
 	VIRTDEV_BIN=$(CURDIR)/bin ./bin/e2e.test -test.v -test.timeout $(E2E_TIMEOUT) $(if $(E2E_RUN),-test.run '$(E2E_RUN)')
 
 # The man pages are built too: a page scdoc rejects fails the check.

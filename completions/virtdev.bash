@@ -322,6 +322,28 @@ _virtdev_spec_generation() {
     passthrough=0
 }
 # <<< virtdev-generation
+# >>> virtdev-install
+_virtdev_spec_install() {
+    options=(--timeout= --color= -h --help)
+    valued=' --timeout '
+    choices=([--color]='yes no auto')
+    args=(file)
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-install
+# >>> virtdev-iso
+_virtdev_spec_iso() {
+    options=(--color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-iso
 # >>> virtdev-key
 _virtdev_spec_key() {
     options=(--color= -h --help)
@@ -333,6 +355,17 @@ _virtdev_spec_key() {
     passthrough=0
 }
 # <<< virtdev-key
+# >>> virtdev-maintain
+_virtdev_spec_maintain() {
+    options=(-y --yes --no-provision --no-inventory --color= -h --help)
+    valued='  '
+    choices=([--color]='yes no auto')
+    args=()
+    values=()
+    rest=
+    passthrough=0
+}
+# <<< virtdev-maintain
 # >>> virtdev-move
 _virtdev_spec_move() {
     options=(--color= -h --help)

@@ -221,6 +221,22 @@ complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __vir
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-generation -c virtdev -n '__virtdev_is generation; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-generation
+# >>> virtdev-install
+set -g __virtdev_valued_install --timeout
+set -g __virtdev_passthrough_install 0
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -f
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -l timeout -x -d 'stop an installation that has not finished after DURATION (such as 90m); 0 waits as long as it takes; default 2h'
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+complete -c virtdev-install -c virtdev -n '__virtdev_is install; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'
+# <<< virtdev-install
+# >>> virtdev-iso
+set -g __virtdev_valued_iso 
+set -g __virtdev_passthrough_iso 0
+complete -c virtdev-iso -c virtdev -n '__virtdev_is iso; and __virtdev_options' -f
+complete -c virtdev-iso -c virtdev -n '__virtdev_is iso; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-iso -c virtdev -n '__virtdev_is iso; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-iso
 # >>> virtdev-key
 set -g __virtdev_valued_key 
 set -g __virtdev_passthrough_key 0
@@ -228,6 +244,16 @@ complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' 
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-key -c virtdev -n '__virtdev_is key; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-key
+# >>> virtdev-maintain
+set -g __virtdev_valued_maintain 
+set -g __virtdev_passthrough_maintain 0
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -f
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -s y -l yes -d 'reseal without asking once the guest has powered off and sealed itself'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l no-provision -d 'run neither the provision hook nor VIRTDEV_SCRIPT'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l no-inventory -d 'run no inventory hook'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
+complete -c virtdev-maintain -c virtdev -n '__virtdev_is maintain; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
+# <<< virtdev-maintain
 # >>> virtdev-move
 set -g __virtdev_valued_move 
 set -g __virtdev_passthrough_move 0

@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-key virtdev-move virtdev-nuke virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
+#compdef virtdev virtdev-bootstrap virtdev-create virtdev-destroy virtdev-detach virtdev-generation virtdev-install virtdev-iso virtdev-key virtdev-maintain virtdev-move virtdev-nuke virtdev-path virtdev-seal virtdev-ssh virtdev-stale virtdev-start virtdev-stop virtdev-supervise virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -199,6 +199,22 @@ _virtdev_spec_generation() {
     '::project:_virtdev_projects'
 }
 # <<< virtdev-generation
+# >>> virtdev-install
+_virtdev_spec_install() {
+  _arguments -s -S : \
+    '--timeout=[stop an installation that has not finished after DURATION (such as 90m); 0 waits as long as it takes; default 2h]:duration: ' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
+    '::iso:_files'
+}
+# <<< virtdev-install
+# >>> virtdev-iso
+_virtdev_spec_iso() {
+  _arguments -s -S : \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-iso
 # >>> virtdev-key
 _virtdev_spec_key() {
   _arguments -s -S : \
@@ -206,6 +222,16 @@ _virtdev_spec_key() {
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
 }
 # <<< virtdev-key
+# >>> virtdev-maintain
+_virtdev_spec_maintain() {
+  _arguments -s -S : \
+    '(-y --yes)'{-y,--yes}'[reseal without asking once the guest has powered off and sealed itself]' \
+    '--no-provision[run neither the provision hook nor VIRTDEV_SCRIPT]' \
+    '--no-inventory[run no inventory hook]' \
+    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
+    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]'
+}
+# <<< virtdev-maintain
 # >>> virtdev-move
 _virtdev_spec_move() {
   _arguments -s -S : \

@@ -61,7 +61,7 @@ func Render(dir, override string, s Settings) (err error) {
 	source := embeddedRoot
 	if override != "" {
 		source = override
-		if err := checkProfile(override); err != nil {
+		if err := CheckProfile(override); err != nil {
 			return err
 		}
 	}
@@ -91,7 +91,11 @@ func Render(dir, override string, s Settings) (err error) {
 	return nil
 }
 
-func checkProfile(dir string) error {
+// CheckProfile refuses a profile directory (VIRTDEV_ISO_PROFILE) that is
+// not one: a *ProfileError, wrapping ErrNoProfiledef when it lacks
+// profiledef.sh. Render checks it too; a program checks it first, before
+// it looks for the tools that only a build needs.
+func CheckProfile(dir string) error {
 	info, err := os.Stat(dir)
 	if err == nil && !info.IsDir() {
 		err = errors.New("not a directory")

@@ -96,6 +96,9 @@ func Sealed(l layout.Layout) (project.Generation, error) {
 		if scratch := sealings(l); len(scratch) > 0 {
 			fix = fmt.Sprintf("An interrupted virtdev-seal left its files in %s: run virtdev-seal to finish or undo it.", scratch[0])
 		}
+		if scratch := resealings(l); len(scratch) > 0 {
+			fix = fmt.Sprintf("An interrupted reseal left %s: run virtdev-maintain (or virtdev-seal), which first puts the base in place.", strings.Join(scratch, " and "))
+		}
 		return project.Generation{}, exitcode.New(exitcode.NoBase, "no sealed base: %s does not exist\n%s", sys.Dir, fix)
 	}
 	if err != nil {

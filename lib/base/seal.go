@@ -143,35 +143,41 @@ func Seal(l layout.Layout, g project.Generation) (err error) {
 
 // unseal undoes a seal that did not finish: it puts the base files the
 // scratch holds back into installation/, with the modes they had (modes,
-// by name; a file without one keeps its mode), and removes the scratch. It never replaces a file, and it leaves the scratch
-// in place (named in the error) when a file cannot go back. It returns the
-// names of the files it moved.
+// by name; a file without one keeps its mode), and removes the scratch
+// (see putBack). It returns the names of the files it moved.
 func unseal(l layout.Layout, scratch string, modes map[string]fs.FileMode) ([]string, error) {
-	inst := l.Installation()
+	moved, err := putBack(scratch, l.Installation(), modes)
+	if err != nil {
+		return moved, leftBehind(scratch, err)
+	}
+	return moved, os.RemoveAll(scratch)
+}
+
+// putBack moves the base files scratch holds into b, giving those named in
+// modes their mode. It never replaces a file, and stops at the first that
+// cannot go back. It returns the names of the files it moved.
+func putBack(scratch string, b layout.Base, modes map[string]fs.FileMode) ([]string, error) {
 	var moved []string
-	for _, name := range baseNames(inst) {
-		from, to := filepath.Join(scratch, name), filepath.Join(inst.Dir, name)
+	for _, name := range baseNames(b) {
+		from, to := filepath.Join(scratch, name), filepath.Join(b.Dir, name)
 		if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err := os.MkdirAll(inst.Dir, 0o755); err != nil {
-			return moved, leftBehind(scratch, err)
+		if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+			return moved, err
 		}
 		if _, err := os.Lstat(to); err == nil {
-			return moved, leftBehind(scratch, fmt.Errorf("%s exists too, and virtdev does not know which one to keep", to))
+			return moved, fmt.Errorf("%s exists too, and virtdev does not know which one to keep", to)
 		}
 		if mode, ok := modes[name]; ok {
 			if err := os.Chmod(from, mode); err != nil {
-				return moved, leftBehind(scratch, err)
+				return moved, err
 			}
 		}
 		if err := os.Rename(from, to); err != nil {
-			return moved, leftBehind(scratch, err)
+			return moved, err
 		}
 		moved = append(moved, name)
-	}
-	if err := os.RemoveAll(scratch); err != nil {
-		return moved, err
 	}
 	return moved, nil
 }
@@ -217,14 +223,19 @@ type Recovery struct {
 	Finished bool
 }
 
-// Recover puts right what a seal killed on the way left behind (SIGKILL, a
-// crash): a scratch directory holding a whole sealed base is renamed into
-// place, as the seal was about to; any other is undone, its files going
-// back into installation/ with their modes. An installation/ left empty is
-// removed. Only a program that holds the base lock exclusively may call
-// it.
+// Recover puts right what a seal or a reseal killed on the way left behind
+// (SIGKILL, a crash). Of a seal: a scratch directory holding a whole
+// sealed base is renamed into place, as the seal was about to; any other
+// is undone, its files going back into installation/ with their modes. An
+// installation/ left empty is removed. Of a reseal: see Reseal. Only a
+// program that holds the base lock exclusively may call it.
 func Recover(l layout.Layout) (Recovery, error) {
 	var r Recovery
+	done, err := recoverReseal(l)
+	r.Done = append(r.Done, done...)
+	if err != nil {
+		return r, err
+	}
 	for _, scratch := range sealings(l) {
 		if g, ok := whole(l, scratch); ok {
 			if err := os.Rename(scratch, l.System().Dir); err != nil {
@@ -264,13 +275,5 @@ func whole(l layout.Layout, scratch string) (project.Generation, bool) {
 	if _, err := os.Lstat(l.System().Dir); !errors.Is(err, fs.ErrNotExist) {
 		return project.Generation{}, false
 	}
-	names := append(baseNames(l.Installation()), filepath.Base(l.System().Generation))
-	for _, name := range names {
-		info, err := os.Lstat(filepath.Join(scratch, name))
-		if err != nil || !info.Mode().IsRegular() || info.Mode().Perm() != SealedMode {
-			return project.Generation{}, false
-		}
-	}
-	g, err := project.ReadGeneration(filepath.Join(scratch, filepath.Base(l.System().Generation)), false)
-	return g, err == nil
+	return complete(l, scratch)
 }

@@ -91,6 +91,10 @@ type Machine struct {
 	// QEMUPid holds QEMU's process ID while it runs (QEMU writes it).
 	QEMUPid  string
 	Shutdown string // how the VM last ended, recorded from QMP
+	// Report receives what the guest writes to its report port (see
+	// qemu.ReportPort), for a machine started with one: the maintenance
+	// machine, which tells virtdev-maintain that it sealed itself.
+	Report   string
 	Manifest string // project-local backup manifest
 	// HostKey is the private half of the guest's SSH host key, made on
 	// the host and handed to the guest at every boot; KnownHosts pins its
@@ -117,6 +121,7 @@ func machine(name, dir string) Machine {
 		Events:   filepath.Join(dir, "events.sock"),
 		QEMUPid:  filepath.Join(dir, "qemu.pid"),
 		Shutdown: filepath.Join(dir, "shutdown"),
+		Report:   filepath.Join(dir, "report"),
 		Manifest: filepath.Join(dir, "manifest"),
 
 		HostKey:    filepath.Join(dir, "ssh_host_ed25519_key"),

@@ -37,7 +37,16 @@ type Command struct {
 	Console string // serial console socket
 	Events  string // QMP socket for the supervisor alone
 	PidFile string
+	// Report, when set, is a file that receives what the guest writes to
+	// its virtio serial port named ReportPort.
+	Report string
 }
+
+// ReportPort names the guest's report port: the guest writes to
+// /dev/virtio-ports/<ReportPort>, and the host reads the Report file once
+// QEMU has ended. It is a channel that outlives the guest's network: the
+// maintenance machine reports through it while it powers off.
+const ReportPort = "org.virtdev.report"
 
 // Args is the full argv, program first.
 func (c Command) Args() []string {
@@ -76,6 +85,13 @@ func (c Command) Args() []string {
 		"-fw_cfg", "name="+fwcfg.ProjectName+",string="+escape(c.Name),
 		"-fw_cfg", "name="+fwcfg.HostKey+",file="+escape(c.HostKey),
 	)
+	if c.Report != "" {
+		args = append(args,
+			"-device", "virtio-serial-pci,id=reportbus",
+			"-chardev", "file,id=report,path="+escape(c.Report),
+			"-device", "virtserialport,bus=reportbus.0,chardev=report,name="+ReportPort,
+		)
+	}
 	return args
 }
 

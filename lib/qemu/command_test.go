@@ -195,3 +195,23 @@ func (d fakeDevice) Mode() os.FileMode  { return d.mode | os.ModeDevice | os.Mod
 func (d fakeDevice) ModTime() time.Time { return time.Time{} }
 func (d fakeDevice) IsDir() bool        { return false }
 func (d fakeDevice) Sys() any           { return &syscall.Stat_t{Gid: d.gid} }
+
+func TestArgsReport(t *testing.T) {
+	for _, d := range option(testCommand(TCG).Args(), "-device") {
+		if strings.HasPrefix(d, "virtserialport") || strings.HasPrefix(d, "virtio-serial") {
+			t.Errorf("a machine started without a report port has -device %s", d)
+		}
+	}
+	c := testCommand(TCG)
+	c.Report = "report,x"
+	args := c.Args()
+	if got := option(args, "-chardev"); !slices.Contains(got, "file,id=report,path=report,,x") {
+		t.Errorf("-chardev %q: no file backend for the report port, or its comma unescaped", got)
+	}
+	devices := option(args, "-device")
+	for _, d := range []string{"virtio-serial-pci,id=reportbus", "virtserialport,bus=reportbus.0,chardev=report,name=" + ReportPort} {
+		if !slices.Contains(devices, d) {
+			t.Errorf("-device %s missing from %q", d, devices)
+		}
+	}
+}

@@ -145,10 +145,13 @@ func (e *InstallTimeoutError) Error() string {
 // installer downloads and runs (VIRTDEV_SCRIPT) reaches no more than Zone
 // allows.
 type Install struct {
-	QEMU       string // absolute path of qemu-system-x86_64
-	Supervisor string // absolute path of virtdev-supervise
-	Zone       egress.Zone
-	Accel      string // KVM or TCG, as ChooseAccel resolved it
+	QEMU string // absolute path of qemu-system-x86_64
+	// Supervisor is the absolute path of virtdev-supervise; "" when it
+	// is not installed, which Run refuses (*SetupError).
+	Supervisor string
+	Zone       egress.Zone // config.MaintenanceNet
+	Accel      string      // KVM or TCG, as ChooseAccel resolved it
+	CPU        string      // the processor model under KVM (VIRTDEV_CPU)
 	MemoryMB   int
 	CPUs       int
 	Firmware   firmware.Pair
@@ -177,7 +180,11 @@ func (in Install) Run(ctx context.Context) (err error) {
 	if err := checkDiskSizes(in.SystemSize, in.HomeSize); err != nil {
 		return &InstallSetupError{err}
 	}
-	scratch, err := os.MkdirTemp(filepath.Dir(in.Dest.Dir), "."+filepath.Base(in.Dest.Dir)+"-")
+	if in.Supervisor == "" {
+		return &SetupError{"virtdev-supervise, which runs every machine and gives it its network, is not installed beside this program nor on PATH\n" +
+			"Install virtdev whole (make install installs every program)."}
+	}
+	scratch, err := os.MkdirTemp(filepath.Dir(in.Dest.Dir), in.scratchPrefix())
 	if err != nil {
 		return &InstallSetupError{err}
 	}
@@ -192,7 +199,7 @@ func (in Install) Run(ctx context.Context) (err error) {
 	// its supervisor runs.
 	machine := layout.MachineAt("installer", scratch)
 	cmd := InstallCommand{
-		Binary: in.QEMU, Accel: in.Accel, MemoryMB: in.MemoryMB, CPUs: in.CPUs,
+		Binary: in.QEMU, Accel: in.Accel, CPU: in.CPU, MemoryMB: in.MemoryMB, CPUs: in.CPUs,
 		FirmwareCode: in.Firmware.Code,
 		NVRAM:        filepath.Join(scratch, filepath.Base(in.Dest.NVRAM)),
 		Medium:       in.Medium,
@@ -233,6 +240,40 @@ func (in Install) Run(ctx context.Context) (err error) {
 		return &InstallSetupError{fmt.Errorf("cannot move the installation into place: %w", err)}
 	}
 	return nil
+}
+
+// scratchPrefix starts the name of the scratch directory an installation
+// is made in: beside Dest, named after it as every builder of an
+// installation names its scratch (".installation-"), then "installer-",
+// which tells this one's apart.
+func (in Install) scratchPrefix() string {
+	return "." + filepath.Base(in.Dest.Dir) + "-installer-"
+}
+
+// Sweep removes the scratch directories that installations killed on the
+// way (SIGKILL, a crash) left, and returns them. The caller holds the base
+// lock exclusively, so no installation is under way.
+func (in Install) Sweep() ([]string, error) {
+	parent := filepath.Dir(in.Dest.Dir)
+	entries, err := os.ReadDir(parent)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), in.scratchPrefix()) {
+			continue
+		}
+		path := filepath.Join(parent, e.Name())
+		if err := os.RemoveAll(path); err != nil {
+			return removed, fmt.Errorf("cannot remove %s, left by an interrupted installation: %w", path, err)
+		}
+		removed = append(removed, path)
+	}
+	return removed, nil
 }
 
 func checkMedium(path string) error {

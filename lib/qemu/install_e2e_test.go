@@ -86,17 +86,22 @@ func realInstall(t *testing.T, action testmedium.Action) (*installFixture, conte
 	if err := os.Mkdir(f.home, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The defaults of the configuration, as a user without settings has.
+	c, err := config.Load(func(name string) string { return map[string]string{"HOME": dir}[name] })
+	if err != nil {
+		t.Fatal(err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv(realSupervisorVariable, "1")
 	f.install = Install{
-		QEMU: qemu, Supervisor: exe, Zone: egress.WAN, Accel: accel, MemoryMB: 256, CPUs: 1,
+		QEMU: qemu, Supervisor: exe, Zone: c.MaintenanceNet, Accel: accel, CPU: c.CPU, MemoryMB: 256, CPUs: 1,
 		Firmware:   fw,
 		Medium:     testmedium.Build(t, dir, action),
 		Dest:       layout.Layout{Home: f.home}.Installation(),
-		SystemSize: size(t, config.DefaultSystemDiskSize), HomeSize: size(t, config.DefaultHomeDiskSize),
+		SystemSize: c.SystemDiskSize, HomeSize: c.HomeDiskSize,
 		// A safety net: each medium acts within seconds.
 		Timeout: 5 * time.Minute,
 		Console: f.console,
@@ -171,13 +176,4 @@ func TestInstallRealHang(t *testing.T) {
 	if got := f.homeEntries(t); len(got) != 0 {
 		t.Errorf("an interrupted installation left %q", got)
 	}
-}
-
-func size(t *testing.T, s string) config.Size {
-	t.Helper()
-	n, err := config.ParseSize(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -65,6 +65,10 @@ func fakeInstaller(scenario string, args []string) int {
 				return 2
 			}
 		}
+		if a == "-cpu" && args[i+1] == "" {
+			fmt.Fprintln(os.Stderr, "qemu-system-x86_64: -cpu : unable to find CPU model ''")
+			return 1
+		}
 		if rest, ok := strings.CutPrefix(a, "socket,id=qmp,"); ok {
 			socket = rest[strings.Index(rest, "path=")+5:]
 		}
@@ -425,5 +429,29 @@ func TestInstallErrorsSayWhatHappened(t *testing.T) {
 		if got := tc.err.Error(); !strings.Contains(got, tc.want) {
 			t.Errorf("%T says %q, want it to contain %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+func TestInstallUnderKVMNamesTheCPU(t *testing.T) {
+	f := newInstall(t, "poweroff")
+	f.install.Accel, f.install.CPU = KVM, "host,-arch-capabilities"
+	if err := f.install.Run(context.Background()); err != nil {
+		t.Errorf("Run under KVM with VIRTDEV_CPU: %v", err)
+	}
+}
+
+func TestInstallSweep(t *testing.T) {
+	f := newInstall(t, "poweroff")
+	for _, name := range []string{".installation-installer-1", ".installation-2", "projects"} {
+		if err := os.MkdirAll(filepath.Join(f.home, name, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := f.install.Sweep()
+	if err != nil || len(removed) != 1 || filepath.Base(removed[0]) != ".installation-installer-1" {
+		t.Errorf("Sweep removed %q (%v), want the installer's scratch directory alone", removed, err)
+	}
+	if got := f.homeEntries(t); !slices.Equal(got, []string{".installation-2", "projects"}) {
+		t.Errorf("after the sweep VIRTDEV_HOME holds %q; a bootstrap's scratch directory is virtdev-bootstrap's to judge", got)
 	}
 }

@@ -56,6 +56,9 @@ type StartOptions struct {
 	// reach beyond its SSH forward (a project's comes from virtdev-start,
 	// the maintenance machine's from config.MaintenanceNet).
 	Zone egress.Zone
+	// Report gives the machine a report port whose output goes to the
+	// machine's Report file (see Command.Report).
+	Report bool
 	// Warn tells people about a start that goes on differently than
 	// asked; nil says nothing.
 	Warn func(format string, args ...any)
@@ -173,6 +176,9 @@ func start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, 
 		Events: filepath.Base(m.Events), PidFile: filepath.Base(m.QEMUPid),
 	}
 	supervisor := []string{o.Supervisor, "--net=" + string(o.Zone), "--ssh-port=" + strconv.Itoa(port), "--"}
+	if o.Report {
+		cmd.Report = filepath.Base(m.Report)
+	}
 	begin := time.Now()
 	err = units.StartTransient(ctx, name, unit.Transient{
 		Description: "virtdev machine " + m.Name,

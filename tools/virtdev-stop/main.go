@@ -10,8 +10,8 @@
 // event, not its exit status (QEMU exits 0 on SIGTERM too); it is printed
 // (clean, forced or unknown) on stdout and recorded in the machine's
 // shutdown file. `virtdev-stop maintenance` aborts a virtdev-maintain
-// session: it takes no lock and leaves the unit's final state to
-// virtdev-maintain.
+// session: it takes the maintenance machine's lock, not the base lock the
+// session holds, and leaves the unit's final state to virtdev-maintain.
 package main
 
 import (
@@ -53,8 +53,8 @@ How the machine ended is printed on stdout (clean, forced or unknown) and
 recorded, with QEMU's reason, exit status and the time, in the machine's
 shutdown file (virtdev-path <project> shutdown).
 
-"virtdev-stop maintenance" aborts a virtdev-maintain session; it takes no
-lock, since virtdev-maintain holds it.`,
+"virtdev-stop maintenance" aborts a virtdev-maintain session: the base is
+not resealed, even when the guest powers off cleanly.`,
 	Codes: []exitcode.Code{
 		{N: 0, Meaning: "the guest powered off cleanly"},
 		exitcode.InvalidName, exitcode.NotFound, exitcode.NotRunning,
@@ -84,15 +84,15 @@ func run(env *cli.Env, args []string) error {
 		return err
 	}
 	maintenance := name == layout.Maintenance
-	// virtdev-maintain holds the lock for its whole session, and stopping
-	// its machine is how that session is aborted.
-	if !maintenance {
-		held, err := lock.Project(l, name, programName)
-		if err != nil {
-			return err
-		}
-		defer held.Release()
+	// The machine's own lock. virtdev-maintain holds the base lock for
+	// its whole session, not this one: stopping its machine is how a
+	// session is aborted, and once the machine is down it waits for this
+	// lock to learn whether a stop was under way (see lib/maintain).
+	held, err := lock.Project(l, name, programName)
+	if err != nil {
+		return err
 	}
+	defer held.Release()
 	// The port file is there exactly while the machine runs: without it,
 	// there is nothing to ask systemd about.
 	if _, err := project.ReadPort(m); exitcode.For(err) == exitcode.NotRunning.N {
