@@ -1,6 +1,7 @@
 #!/bin/bash
-# virtdev-net against QEMU's built-in user networking, on one guest booted
-# with both network cards (tests/e2e BenchmarkNetwork):
+# The machine's network (virtdev-supervise) against QEMU's built-in user
+# networking, on one guest booted with both network cards (tests/e2e
+# BenchmarkNetwork):
 #   user-MB/s, stack-MB/s   200 MB pushed into the guest over SSH
 #   stack/user-throughput   their ratio (the target is 0.8 or more)
 #   user-ttfb-ms, stack-ttfb-ms

@@ -443,17 +443,6 @@ _virtdev_spec_move() {
     passthrough=0
 }
 # <<< virtdev-move
-# >>> virtdev-net
-_virtdev_spec_net() {
-    options=(--net= --ssh-port= --color= -h --help)
-    valued=' --net --ssh-port '
-    choices=([--color]='yes no auto')
-    args=(text)
-    values=()
-    rest=text
-    passthrough=1
-}
-# <<< virtdev-net
 # >>> virtdev-nuke
 _virtdev_spec_nuke() {
     options=(-y --yes --color= -h --help)
@@ -577,9 +566,9 @@ _virtdev_spec_stale() {
 # <<< virtdev-stale
 # >>> virtdev-start
 _virtdev_spec_start() {
-    options=(--color= -h --help)
-    valued='  '
-    choices=([--color]='yes no auto')
+    options=(--net= --color= -h --help)
+    valued=' --net '
+    choices=([--net]='none wan full' [--color]='yes no auto')
     args=(project text)
     values=()
     rest=
@@ -610,9 +599,9 @@ _virtdev_spec_stop() {
 # <<< virtdev-stop
 # >>> virtdev-supervise
 _virtdev_spec_supervise() {
-    options=(--color= -h --help)
-    valued='  '
-    choices=([--color]='yes no auto')
+    options=(--net= --ssh-port= --color= -h --help)
+    valued=' --net --ssh-port '
+    choices=([--net]='none wan full' [--color]='yes no auto')
     args=(file)
     values=()
     rest=text

@@ -318,15 +318,6 @@ complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-move -c virtdev -n '__virtdev_is move; and __virtdev_arg 0' -a '(__virtdev_projects)'
 # <<< virtdev-move
-# >>> virtdev-net
-set -g __virtdev_valued_net --net --ssh-port
-set -g __virtdev_passthrough_net 1
-complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -f
-complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l net -x -d 'network zone: none, wan or full'
-complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l ssh-port -x -d 'port on 127.0.0.1 forwarded to the guest\'s SSH server'
-complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
-complete -c virtdev-net -c virtdev -n '__virtdev_is net; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
-# <<< virtdev-net
 # >>> virtdev-nuke
 set -g __virtdev_valued_nuke 
 set -g __virtdev_passthrough_nuke 0
@@ -424,9 +415,10 @@ complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_optio
 complete -c virtdev-stale -c virtdev -n '__virtdev_is stale; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 # <<< virtdev-stale
 # >>> virtdev-start
-set -g __virtdev_valued_start 
+set -g __virtdev_valued_start --net
 set -g __virtdev_passthrough_start 0
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -f
+complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l net -x -a 'none wan full' -d 'the network zone: none, wan or full (default: the project\'s net file, else wan)'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-start -c virtdev -n '__virtdev_is start; and __virtdev_arg 0' -a '(__virtdev_projects)'
@@ -450,9 +442,11 @@ complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_options
 complete -c virtdev-stop -c virtdev -n '__virtdev_is stop; and __virtdev_arg 0' -a '(__virtdev_projects; printf "maintenance\tmachine\n")'
 # <<< virtdev-stop
 # >>> virtdev-supervise
-set -g __virtdev_valued_supervise 
+set -g __virtdev_valued_supervise --net --ssh-port
 set -g __virtdev_passthrough_supervise 1
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -f
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l net -x -a 'none wan full' -d 'the machine\'s network zone: none, wan or full'
+complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l ssh-port -x -d 'the port on 127.0.0.1 forwarded to the guest\'s SSH server (without it, none is)'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -l color -x -a 'yes no auto' -d 'colour messages on stderr: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_options' -s h -l help -d 'print the usage, the description and the exit codes, and exit 0'
 complete -c virtdev-supervise -c virtdev -n '__virtdev_is supervise; and __virtdev_arg 0' -a '(__fish_complete_path (commandline -ct))'

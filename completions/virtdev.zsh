@@ -1,4 +1,4 @@
-#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-install virtdev-iso virtdev-key virtdev-list virtdev-log virtdev-maintain virtdev-monitor virtdev-move virtdev-net virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-recreate virtdev-restore virtdev-resume virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-upgrade virtdev-wait
+#compdef virtdev virtdev-backup virtdev-bootstrap virtdev-console virtdev-create virtdev-destroy virtdev-detach virtdev-disk virtdev-generation virtdev-install virtdev-iso virtdev-key virtdev-list virtdev-log virtdev-maintain virtdev-monitor virtdev-move virtdev-nuke virtdev-path virtdev-pid virtdev-port virtdev-recreate virtdev-restore virtdev-resume virtdev-seal virtdev-ssh virtdev-ssh-config virtdev-stale virtdev-start virtdev-status virtdev-stop virtdev-supervise virtdev-transfer virtdev-upgrade virtdev-wait
 
 # zsh completion for virtdev(1) and the virtdev-<verb> programs.
 #
@@ -298,17 +298,6 @@ _virtdev_spec_move() {
     ':new-name: '
 }
 # <<< virtdev-move
-# >>> virtdev-net
-_virtdev_spec_net() {
-  _arguments -s -S -A '-*' : \
-    '--net=[network zone\: none, wan or full]:zone: ' \
-    '--ssh-port=[port on 127.0.0.1 forwarded to the guest'\''s SSH server]:port: ' \
-    '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
-    '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
-    ':qemu: ' \
-    '*::qemu-options: '
-}
-# <<< virtdev-net
 # >>> virtdev-nuke
 _virtdev_spec_nuke() {
   _arguments -s -S : \
@@ -408,6 +397,7 @@ _virtdev_spec_stale() {
 # >>> virtdev-start
 _virtdev_spec_start() {
   _arguments -s -S : \
+    '--net=[the network zone\: none, wan or full (default\: the project'\''s net file, else wan)]:zone:(none wan full)' \
     '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':project:_virtdev_projects' \
@@ -435,6 +425,8 @@ _virtdev_spec_stop() {
 # >>> virtdev-supervise
 _virtdev_spec_supervise() {
   _arguments -s -S -A '-*' : \
+    '--net=[the machine'\''s network zone\: none, wan or full]:zone:(none wan full)' \
+    '--ssh-port=[the port on 127.0.0.1 forwarded to the guest'\''s SSH server (without it, none is)]:port: ' \
     '--color=-[colour messages on stderr\: yes, no or auto (on a terminal, without NO_COLOR, unless TERM=dumb); --color alone is yes; default auto]::when:(yes no auto)' \
     '(- *)'{-h,--help}'[print the usage, the description and the exit codes, and exit 0]' \
     ':qemu:_files' \

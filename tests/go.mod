@@ -3,6 +3,7 @@ module virtdev/tests
 go 1.26.0
 
 require (
+	golang.org/x/crypto v0.59.0
 	golang.org/x/sys v0.50.0
 	virtdev/lib v0.0.0
 )

@@ -16,6 +16,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
+	"virtdev/lib/sshx"
 	"virtdev/lib/validate"
 )
 
@@ -42,7 +43,9 @@ func MissingFile(b layout.Base) (string, bool) {
 var ErrExists = errors.New("project exists")
 
 // Derive creates a project as two thin deltas over the sealed base, a
-// private copy of its UEFI variables and the base's generation. It builds in
+// private copy of its UEFI variables, the base's generation, and the
+// guest's SSH host key, pinned in the project's known_hosts before the
+// guest ever boots (see sshx.MakeHostKey). It builds in
 // a hidden scratch directory renamed into place at the end, so a failure or
 // an interrupt never leaves a half-made project behind.
 //
@@ -66,6 +69,9 @@ func Derive(ctx context.Context, l layout.Layout, name string, g project.Generat
 		return err
 	}
 	if err := project.WriteGeneration(in(m.Generation), g, 0o644); err != nil {
+		return err
+	}
+	if err := sshx.MakeHostKey(in(m.HostKey), in(m.KnownHosts), name); err != nil {
 		return err
 	}
 	if err := os.Rename(scratch, m.Dir); err != nil {

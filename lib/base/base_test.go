@@ -79,6 +79,27 @@ func TestDeriveCopiesWhatQemuImgWrites(t *testing.T) {
 	}
 }
 
+// Each project has a host key of its own, pinned under its alias before
+// its guest ever boots.
+func TestDeriveMakesEachProjectItsHostKey(t *testing.T) {
+	l := sealedBase(t)
+	var pins []string
+	for _, name := range []string{"a", "b"} {
+		m := derive(t, l, name)
+		if info, err := os.Stat(m.HostKey); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: host key %v, %v; want mode 600", name, info, err)
+		}
+		pinned := string(read(t, m.KnownHosts))
+		if !strings.HasPrefix(pinned, "virtdev-"+name+" ssh-ed25519 ") {
+			t.Errorf("%s: known_hosts %q, want the key pinned under virtdev-%s", name, pinned, name)
+		}
+		pins = append(pins, strings.Fields(pinned)[2])
+	}
+	if pins[0] == pins[1] {
+		t.Error("two projects share a host key")
+	}
+}
+
 // A rebuilt base is new files; templates of the old one must not be used.
 func TestDeriveIgnoresTemplatesOfAnotherBase(t *testing.T) {
 	l := sealedBase(t)

@@ -14,12 +14,17 @@ import (
 	"strings"
 	"time"
 
+	"virtdev/lib/egress"
 	"virtdev/lib/exitcode"
 )
 
-// Defaults that the seed documentation promises.
+// Defaults that the seed documentation promises, but for the resolver.
 const (
-	DefaultDNS            = "9.9.9.9"
+	// DefaultDNS is the machine's own network, which resolves names on
+	// the host and leaves out the answers the project's zone refuses;
+	// the seed's fixed public resolver would bypass that filter, and
+	// resolve no name of a LAN a zone full lets the guest reach.
+	DefaultDNS            = egress.GatewayIP
 	DefaultSystemDiskSize = "24G"
 	DefaultHomeDiskSize   = "48G"
 	DefaultMemoryMB       = 4096
@@ -45,12 +50,16 @@ type Config struct {
 	Cache     string // VIRTDEV_CACHE
 	ConfigDir string // ${XDG_CONFIG_HOME}/virtdev
 
-	DNS        []netip.Addr // VIRTDEV_DNS
-	Packages   string       // VIRTDEV_PACKAGES: a file naming extra packages
-	Script     string       // VIRTDEV_SCRIPT: a script run inside a new base
-	Inventory  string       // VIRTDEV_INVENTORY
-	ISOProfile string       // VIRTDEV_ISO_PROFILE
-	ISO        string       // VIRTDEV_ISO
+	DNS []netip.Addr // VIRTDEV_DNS
+	// MaintenanceNet is VIRTDEV_MAINTENANCE_NET, the network zone of the
+	// machines that build and change the base: the installer and the
+	// maintenance machine.
+	MaintenanceNet egress.Zone
+	Packages       string // VIRTDEV_PACKAGES: a file naming extra packages
+	Script         string // VIRTDEV_SCRIPT: a script run inside a new base
+	Inventory      string // VIRTDEV_INVENTORY
+	ISOProfile     string // VIRTDEV_ISO_PROFILE
+	ISO            string // VIRTDEV_ISO
 
 	SystemDiskSize Size // VIRTDEV_SYSTEM_DISK_SIZE
 	HomeDiskSize   Size // VIRTDEV_HOME_DISK_SIZE
@@ -178,6 +187,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.DNS, err = addresses(getenv, "VIRTDEV_DNS", DefaultDNS); err != nil {
 		return nil, err
+	}
+	if c.MaintenanceNet, err = egress.ParseZone(or(getenv("VIRTDEV_MAINTENANCE_NET"), string(egress.Default))); err != nil {
+		return nil, &Error{"VIRTDEV_MAINTENANCE_NET", getenv("VIRTDEV_MAINTENANCE_NET"), "it must be a network zone: none, wan or full"}
 	}
 	return c, nil
 }

@@ -48,6 +48,9 @@ var (
 	BaseDamaged    = Code{85, "the sealed base is damaged"}
 	HomeUnusable   = Code{86, "VIRTDEV_HOME or its lock files are unusable"}
 	Paused         = Code{87, "the machine is paused (by a full host disk, or by a user)"}
+	// HostKeyMismatch: SSH refused to talk to what answers on the
+	// machine's port, which is not its guest as virtdev pinned it.
+	HostKeyMismatch = Code{88, "the machine's SSH server presented another host key than the one pinned for it"}
 
 	Interrupted = Code{130, "interrupted by a signal (SIGINT, SIGTERM or SIGHUP)"}
 )
@@ -58,7 +61,7 @@ var Universal = []Code{Failure, Usage, Interrupted}
 // Shared lists every code above, in numeric order.
 var Shared = []Code{Failure, InvalidName, NotFound, NotRunning, StalePort, CorruptPort, Running,
 	Usage, Output, Locked, KeyMissing, KeyPermissions, SnapshotID, TriggerRefused, Config,
-	NoUserManager, Unusable, NoBase, BaseDamaged, HomeUnusable, Paused, Interrupted}
+	NoUserManager, Unusable, NoBase, BaseDamaged, HomeUnusable, Paused, HostKeyMismatch, Interrupted}
 
 // Coder is an error that stands for one of the shared codes.
 type Coder interface {

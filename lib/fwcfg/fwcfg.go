@@ -9,3 +9,8 @@ package fwcfg
 // Items of our own live under opt/, the space QEMU leaves to users, in a
 // directory named after the program, as QEMU asks.
 const ProjectName = "opt/virtdev/project"
+
+// HostKey holds the private half of the machine's SSH host key, which
+// virtdev makes on the host and pins before the guest's first boot; the
+// guest's sshd serves it. Only the guest's root can read fw_cfg items.
+const HostKey = "opt/virtdev/ssh_host_ed25519_key"

@@ -52,11 +52,15 @@ type File struct {
 const (
 	loaderEntryHook = "/etc/kernel/postinst.d/zz-virtdev-loader-entry"
 	kernelCmdline   = "/etc/kernel/cmdline"
-	hostKey         = "/etc/ssh/ssh_host_ed25519_key"
-	keymapService   = "virtdev-keymap.service"
-	kbdModelMap     = "/usr/share/systemd/kbd-model-map"
-	vconsoleConf    = "/etc/vconsole.conf"
-	keymapDir       = "/usr/share/keymaps" // console-data's, where Debian's loadkeys looks
+	// hostKey is where the machine's host key is put at every boot: in
+	// /run, so that no disk ever holds it, the base least of all (a
+	// maintenance session's key would be sealed into it).
+	hostKeyDir    = "/run/virtdev"
+	hostKey       = hostKeyDir + "/ssh_host_ed25519_key"
+	keymapService = "virtdev-keymap.service"
+	kbdModelMap   = "/usr/share/systemd/kbd-model-map"
+	vconsoleConf  = "/etc/vconsole.conf"
+	keymapDir     = "/usr/share/keymaps" // console-data's, where Debian's loadkeys looks
 )
 
 // KernelCmdline is the guest kernel's command line: the root filesystem and
@@ -129,19 +133,24 @@ PermitTunnel no
 UseDNS no
 `
 
-// hostKeyUnit makes this machine's SSH host key on its first boot, so that
-// no two virtual machines made from one base share a key.
+// hostKeyUnit installs the SSH host key virtdev made for this machine on
+// the host, and handed it through fw_cfg, at every boot: the host pinned
+// its public half before the machine ever booted. fw_cfg is readable by
+// root alone. Without the key (a machine started by something else than
+// virtdev, a garbled item), the unit fails and sshd, which requires it,
+// does not start: a server with a key of its own would only be refused.
 const hostKeyUnit = `[Unit]
-Description=Generate this machine's SSH host key
+Description=Install the SSH host key virtdev handed this machine
 Before=ssh.service
-ConditionPathExists=!` + hostKey + `
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -C "" -f ` + hostKey + `
+RemainAfterExit=yes
+ExecStartPre=-/sbin/modprobe -q qemu_fw_cfg
+ExecStart=/bin/sh -c 'install -d -m 0755 ` + hostKeyDir + ` && (umask 077 && cat /sys/firmware/qemu_fw_cfg/by_name/` + fwcfg.HostKey + `/raw > ` + hostKey + `) && /usr/bin/ssh-keygen -y -f ` + hostKey + ` > ` + hostKey + `.pub'
 
 [Install]
-WantedBy=ssh.service
+RequiredBy=ssh.service
 `
 
 // hostnameUnit names the machine after its project, read from the fw_cfg
@@ -172,8 +181,9 @@ ExecStart=
 ExecStart=-/sbin/agetty --autologin ` + User + ` --noclear --keep-baud 115200,57600,38400,9600 %I $TERM
 `
 
-// network takes an address by DHCP on any wired NIC. QEMU's DNS relay is
-// not used: the resolvers are VIRTDEV_DNS.
+// network takes an address by DHCP on any wired NIC. The resolvers are
+// VIRTDEV_DNS alone, by default the machine's own network (the DHCP
+// server's address), which answers as the project's zone allows.
 const network = `[Match]
 Name=en* eth*
 

@@ -1,7 +1,7 @@
 // Package guest knows how a virtdev base is built: what the guest must
 // contain to keep virtdev's contract (user dev with the virtdev key, locked
-// passwords, passwordless sudo, hardened sshd whose host key is made on each
-// machine's first boot, hostname from fw_cfg, /home by label, networkd and
+// passwords, passwordless sudo, hardened sshd serving the host key each
+// machine is handed through fw_cfg, hostname from fw_cfg, /home by label, networkd and
 // resolved, a working power button, serial autologin), which developer
 // toolset it carries on top, and how a Debian system with both is
 // bootstrapped with mmdebstrap and laid out on the two disks virtdev boots.

@@ -342,17 +342,18 @@ func TestFiles(t *testing.T) {
 		files[f.Path] = f
 	}
 	expect := map[string][]string{
-		"/etc/ssh/sshd_config.d/virtdev.conf":                             {"PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin no", "AuthenticationMethods publickey", "HostKey /etc/ssh/ssh_host_ed25519_key"},
-		"/etc/systemd/resolved.conf.d/virtdev.conf":                       {"DNS=9.9.9.9 2620:fe::fe"},
-		"/etc/systemd/network/20-virtdev.network":                         {"DHCP=yes", "UseDNS=no"},
-		"/etc/systemd/system/virtdev-hostname.service":                    {"opt/virtdev/project/raw", "modprobe -q qemu_fw_cfg", "Before=sysinit.target network-pre.target", "$$f"},
-		"/etc/systemd/system/virtdev-ssh-host-key.service":                {"ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key", "-t ed25519", "WantedBy=ssh.service"},
-		"/etc/sudoers.d/dev":                                              {"dev ALL=(ALL:ALL) NOPASSWD: ALL"},
+		"/etc/ssh/sshd_config.d/virtdev.conf":          {"PasswordAuthentication no", "KbdInteractiveAuthentication no", "PermitRootLogin no", "AuthenticationMethods publickey", "HostKey /run/virtdev/ssh_host_ed25519_key"},
+		"/etc/systemd/resolved.conf.d/virtdev.conf":    {"DNS=9.9.9.9 2620:fe::fe"},
+		"/etc/systemd/network/20-virtdev.network":      {"DHCP=yes", "UseDNS=no"},
+		"/etc/systemd/system/virtdev-hostname.service": {"opt/virtdev/project/raw", "modprobe -q qemu_fw_cfg", "Before=sysinit.target network-pre.target", "$$f"},
+		// The key virtdev hands the machine, or no sshd at all.
+		"/etc/systemd/system/virtdev-ssh-host-key.service": {"(umask 077 && cat /sys/firmware/qemu_fw_cfg/by_name/opt/virtdev/ssh_host_ed25519_key/raw > /run/virtdev/ssh_host_ed25519_key)", "install -d -m 0755 /run/virtdev", "ssh-keygen -y", "Before=ssh.service", "RequiredBy=ssh.service"},
+		"/etc/sudoers.d/dev": {"dev ALL=(ALL:ALL) NOPASSWD: ALL"},
 		"/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf": {"--autologin dev"},
-		"/etc/default/locale":                                             {"LANG=de_DE.UTF-8"},
-		"/etc/timezone":                                                   {"Europe/Berlin"},
-		"/etc/fstab":                                                      {"LABEL=home"},
-		"/etc/systemd/system/virtdev-keymap.service":                      {"EnvironmentFile=/etc/vconsole.conf", "ExecStart=/bin/loadkeys -q -C /dev/tty1 $KEYMAP", "Before=getty-pre.target", "WantedBy=multi-user.target"},
+		"/etc/default/locale": {"LANG=de_DE.UTF-8"},
+		"/etc/timezone":       {"Europe/Berlin"},
+		"/etc/fstab":          {"LABEL=home"},
+		"/etc/systemd/system/virtdev-keymap.service": {"EnvironmentFile=/etc/vconsole.conf", "ExecStart=/bin/loadkeys -q -C /dev/tty1 $KEYMAP", "Before=getty-pre.target", "WantedBy=multi-user.target"},
 	}
 	for path, wants := range expect {
 		f, ok := files[path]

@@ -106,7 +106,7 @@ printf 'KEYMAP=%%s\n' "$keymap" > %[5]s
 // FinishScript runs inside the new system after VIRTDEV_SCRIPT, so that
 // whatever the script did, the contract still holds.
 func FinishScript() string {
-	return scriptHeader + `# Every machine makes its own host keys on its first boot.
+	return scriptHeader + `# No host key in the base: every machine is handed its own at boot.
 rm -f /etc/ssh/ssh_host_*
 # Lock every password, including any the script may have set.
 for user in $(awk -F: '$2 !~ /^[!*]/ { print $1 }' /etc/shadow) root ` + User + `; do

@@ -79,7 +79,10 @@ func (l Layout) Staging() Base { return base(filepath.Join(l.Home, Maintenance))
 type Machine struct {
 	Name string
 	Base
-	Port    string // present exactly while the VM runs
+	Port string // present exactly while the VM runs
+	// Zone names the network zone the machine runs in; a runtime file,
+	// beside Port.
+	Zone    string
 	Monitor string // QMP socket, for virtdev's programs and the user
 	Console string // serial console socket
 	// Events is the QMP socket reserved for the machine's supervisor,
@@ -93,8 +96,10 @@ type Machine struct {
 	// machine, which tells virtdev-maintain that it sealed itself.
 	Report   string
 	Manifest string // project-local backup manifest
-	// KnownHosts pins the guest's SSH host key, which the guest generates
-	// on its first boot; it goes with the machine's directory.
+	// HostKey is the private half of the guest's SSH host key, made on
+	// the host and handed to the guest at every boot; KnownHosts pins its
+	// public half. Both go with the machine's directory.
+	HostKey    string
 	KnownHosts string
 	// SSHConfig starts the names of the OpenSSH configurations assembled
 	// for the connections under way, one file each: SSHConfig.<unique>.
@@ -110,6 +115,7 @@ func machine(name, dir string) Machine {
 		Name:     name,
 		Base:     base(dir),
 		Port:     filepath.Join(dir, "port"),
+		Zone:     filepath.Join(dir, "zone"),
 		Monitor:  filepath.Join(dir, "monitor.sock"),
 		Console:  filepath.Join(dir, "console.sock"),
 		Events:   filepath.Join(dir, "events.sock"),
@@ -118,6 +124,7 @@ func machine(name, dir string) Machine {
 		Report:   filepath.Join(dir, "report"),
 		Manifest: filepath.Join(dir, "manifest"),
 
+		HostKey:    filepath.Join(dir, "ssh_host_ed25519_key"),
 		KnownHosts: filepath.Join(dir, "known_hosts"),
 		SSHConfig:  filepath.Join(dir, "ssh_config"),
 	}
@@ -221,6 +228,8 @@ type ProjectConfig struct {
 	SSHConfig string
 	Manifest  string
 	Provision string
+	// Net names the project's network zone; the guest never sees it.
+	Net string
 }
 
 // ProjectConfig locates a project's configuration directory.
@@ -231,6 +240,7 @@ func (l Layout) ProjectConfig(project string) ProjectConfig {
 		SSHConfig: filepath.Join(dir, "ssh_config"),
 		Manifest:  filepath.Join(dir, "manifest"),
 		Provision: filepath.Join(dir, "provision"),
+		Net:       filepath.Join(dir, "net"),
 	}
 }
 

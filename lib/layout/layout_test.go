@@ -57,6 +57,9 @@ func TestPaths(t *testing.T) {
 		{"Project.QEMUPid", p.QEMUPid, "/v/projects/p/qemu.pid"},
 		{"Project.Shutdown", p.Shutdown, "/v/projects/p/shutdown"},
 		{"Project.Manifest", p.Manifest, "/v/projects/p/manifest"},
+		{"Project.Zone", p.Zone, "/v/projects/p/zone"},
+		{"Project.HostKey", p.HostKey, "/v/projects/p/ssh_host_ed25519_key"},
+		{"Project.KnownHosts", p.KnownHosts, "/v/projects/p/known_hosts"},
 		{"Machine(p).Dir", l.Machine("p").Dir, "/v/projects/p"},
 
 		// The maintenance machine lives in the staging directory, not
@@ -84,6 +87,7 @@ func TestPaths(t *testing.T) {
 		{"ProjectConfig.SSHConfig", pc.SSHConfig, "/home/u/.config/virtdev/projects/p/ssh_config"},
 		{"ProjectConfig.Manifest", pc.Manifest, "/home/u/.config/virtdev/projects/p/manifest"},
 		{"ProjectConfig.Provision", pc.Provision, "/home/u/.config/virtdev/projects/p/provision"},
+		{"ProjectConfig.Net", pc.Net, "/home/u/.config/virtdev/projects/p/net"},
 		{"ProjectConfig.Trigger", pc.Trigger("post-ssh"), "/home/u/.config/virtdev/projects/p/triggers/post-ssh"},
 
 		{"ISOWork", l.ISOWork(), "/c/work"},

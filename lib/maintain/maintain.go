@@ -22,7 +22,9 @@
 //     their blocks where the file system can.
 //  4. The machine starts as virtdev-maintenance.service under its
 //     supervisor, as a project's does, with SSH on the lowest free port
-//     from 2222, and a report port (qemu.ReportPort).
+//     from 2222, a report port (qemu.ReportPort), a host key made for the
+//     session and pinned before it boots (sshx.EnsureHostKey), and its
+//     network in the zone VIRTDEV_MAINTENANCE_NET names.
 //  5. Once SSH lets dev in: the seal is installed in the guest (see
 //     guest.go), the inventory hook runs, then VIRTDEV_SCRIPT (as root) and
 //     the provision hook (as dev). The session is then open (Ready).
@@ -193,9 +195,15 @@ func (s *Session) Run(ctx context.Context, p *Plan) (Result, error) {
 		return Result{}, &CopyError{m.Dir, err}
 	}
 	opts := s.Host
-	opts.Port, opts.Report, opts.Warn = 0, true, s.Warnf
+	opts.Port, opts.Report, opts.Warn, opts.Zone = 0, true, s.Warnf, s.Config.MaintenanceNet
 	begin := time.Now()
-	port, err := qemu.Start(ctx, s.Units, l, m, opts)
+	// The staging copy is new: its machine gets a host key of its own,
+	// pinned before it boots, as a project's does at its creation.
+	_, err := sshx.EnsureHostKey(m)
+	var port int
+	if err == nil {
+		port, err = qemu.Start(ctx, s.Units, l, m, opts)
+	}
 	if err != nil {
 		// Nothing ran: the copy holds nothing of value.
 		if rerr := os.RemoveAll(m.Dir); rerr != nil {

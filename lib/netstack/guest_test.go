@@ -6,8 +6,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"virtdev/lib/egress"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -40,19 +45,11 @@ func newTestGuest(t testing.TB, cfg Config) (*Stack, *testGuest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, theirs, err := socketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestConn, err := net.FileConn(theirs)
-	theirs.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours, guestConn := testLink(t)
 	served := make(chan error, 1)
 	go func() { served <- network.Serve(ours) }()
 
-	mac, _ := net.ParseMAC(GuestMAC)
+	mac, _ := net.ParseMAC(egress.GuestMAC)
 	link := channel.New(4096, MTU, tcpip.LinkAddress(mac))
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
@@ -63,11 +60,11 @@ func newTestGuest(t testing.TB, cfg Config) (*Stack, *testGuest) {
 	}
 	if err := s.AddProtocolAddress(1, tcpip.ProtocolAddress{
 		Protocol:          ipv4.ProtocolNumber,
-		AddressWithPrefix: tcpip.AddressWithPrefix{Address: addr(GuestIP), PrefixLen: 24},
+		AddressWithPrefix: tcpip.AddressWithPrefix{Address: addr(egress.GuestIP), PrefixLen: 24},
 	}, stack.AddressProperties{}); err != nil {
 		t.Fatal(err)
 	}
-	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, Gateway: addr(GatewayIP), NIC: 1}})
+	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, Gateway: addr(egress.GatewayIP), NIC: 1}})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { // guest → network
@@ -137,4 +134,24 @@ func (g *testGuest) dialUDP(ap netip.AddrPort) (*gonet.UDPConn, error) {
 // listen accepts connections inside the guest.
 func (g *testGuest) listen(port uint16) (net.Listener, error) {
 	return gonet.ListenTCP(g.stack, tcpip.FullAddress{NIC: 1, Port: port}, ipv4.ProtocolNumber)
+}
+
+// testLink is a link as QEMU gets one: the two ends of a stream socket
+// pair, the machine's network's and QEMU's.
+func testLink(t testing.TB) (ours, theirs net.Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "link")
+		conns[i], err = net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conns[0], conns[1]
 }

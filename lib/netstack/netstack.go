@@ -14,7 +14,7 @@
 //
 // The guest sees:
 //
-//	192.168.127.0/24   its network; the guest is GuestIP, by DHCP
+//	192.168.127.0/24   its network; the guest is egress.GuestIP, by DHCP
 //	192.168.127.1      the gateway, DHCP and DNS server
 //	192.168.127.254    the host's loopback, in zone full only
 //
@@ -48,15 +48,8 @@ import (
 	"virtdev/lib/egress"
 )
 
-// The virtual network, as the guest sees it.
+// The link, beyond the addresses egress names.
 const (
-	Subnet    = "192.168.127.0/24"
-	GatewayIP = "192.168.127.1"
-	HostIP    = "192.168.127.254"
-	GuestIP   = "192.168.127.2"
-	// GuestMAC is the guest's network card, which DHCP always gives
-	// GuestIP, so that the SSH forward knows where the guest is.
-	GuestMAC = "52:54:00:12:34:56"
 	// MTU is the link's: Ethernet's usual, which the guest uses anyway
 	// (systemd-networkd ignores a DHCP MTU unless told otherwise).
 	MTU = 1500
@@ -71,7 +64,7 @@ const (
 type Config struct {
 	Policy egress.Policy
 	// SSHPort is the port on the host's 127.0.0.1 forwarded to the
-	// guest's SSH server.
+	// guest's SSH server; 0 forwards none (the installer machine).
 	SSHPort int
 	// Resolver answers the guest's DNS queries before the policy filters
 	// them; nil is the host's resolver.
@@ -112,7 +105,7 @@ func (e *PortError) Error() string {
 func (e *PortError) Unwrap() error { return e.Err }
 
 // New sets a machine's network up and starts listening on its SSH port;
-// Serve then connects it to QEMU.
+// Serve then connects it to QEMU (a *Stack is a qemu.Network).
 func New(cfg Config) (*Stack, error) {
 	logf := cfg.Log
 	if logf == nil {
@@ -122,45 +115,50 @@ func New(cfg Config) (*Stack, error) {
 	if resolver == nil {
 		resolver = &net.Resolver{}
 	}
-	ssh, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.SSHPort)))
-	if err != nil {
-		return nil, &PortError{Port: cfg.SSHPort, Err: err}
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Stack{
 		policy:   cfg.Policy,
 		nat:      map[netip.Addr]netip.Addr{},
 		log:      logf,
 		refusals: newLimiter(),
-		ssh:      ssh,
 		ctx:      ctx,
 		cancel:   cancel,
-		closes:   []func() error{ssh.Close},
+	}
+	if cfg.SSHPort != 0 {
+		ssh, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.SSHPort)))
+		if err != nil {
+			cancel()
+			return nil, &PortError{Port: cfg.SSHPort, Err: err}
+		}
+		s.ssh = ssh
+		s.closes = append(s.closes, ssh.Close)
 	}
 	if cfg.Policy.Zone == egress.Full {
 		loopback := netip.MustParseAddr("127.0.0.1")
-		s.nat[netip.MustParseAddr(GatewayIP)] = loopback
-		s.nat[netip.MustParseAddr(HostIP)] = loopback
+		s.nat[netip.MustParseAddr(egress.GatewayIP)] = loopback
+		s.nat[netip.MustParseAddr(egress.HostIP)] = loopback
 	}
 	if err := s.build(resolver); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("cannot set the machine's network up: %w", err)
 	}
-	go s.serveSSH()
+	if s.ssh != nil {
+		go s.serveSSH()
+	}
 	return s, nil
 }
 
 func (s *Stack) build(resolver Resolver) error {
-	_, subnet, err := net.ParseCIDR(Subnet)
+	_, subnet, err := net.ParseCIDR(egress.Subnet)
 	if err != nil {
 		return err
 	}
 	pool := tap.NewIPPool(subnet)
-	pool.Reserve(net.ParseIP(GatewayIP), gatewayMAC)
-	pool.Reserve(net.ParseIP(GuestIP), GuestMAC)
+	pool.Reserve(net.ParseIP(egress.GatewayIP), gatewayMAC)
+	pool.Reserve(net.ParseIP(egress.GuestIP), egress.GuestMAC)
 	// The host's address answers ARP in every zone, so that a refused
 	// connection to it fails at once rather than after ARP gives up.
-	s.gateway, err = tap.NewLinkEndpoint(false, MTU, gatewayMAC, GatewayIP, []string{HostIP})
+	s.gateway, err = tap.NewLinkEndpoint(false, MTU, gatewayMAC, egress.GatewayIP, []string{egress.HostIP})
 	if err != nil {
 		return err
 	}
@@ -173,7 +171,7 @@ func (s *Stack) build(resolver Resolver) error {
 	if err := tcpipError(s.stack.CreateNIC(nicID, s.gateway)); err != nil {
 		return err
 	}
-	gateway := tcpip.AddrFrom4(netip.MustParseAddr(GatewayIP).As4())
+	gateway := tcpip.AddrFrom4(netip.MustParseAddr(egress.GatewayIP).As4())
 	if err := tcpipError(s.stack.AddProtocolAddress(nicID, tcpip.ProtocolAddress{
 		Protocol:          ipv4.ProtocolNumber,
 		AddressWithPrefix: gateway.WithPrefix(),
@@ -205,7 +203,7 @@ func (s *Stack) build(resolver Resolver) error {
 }
 
 func (s *Stack) serveDHCP(pool *tap.IPPool) error {
-	server, err := dhcp.New(&types.Configuration{Subnet: Subnet, GatewayIP: GatewayIP, MTU: MTU}, s.stack, pool)
+	server, err := dhcp.New(&types.Configuration{Subnet: egress.Subnet, GatewayIP: egress.GatewayIP, MTU: MTU}, s.stack, pool)
 	if err != nil {
 		return fmt.Errorf("DHCP server: %w", err)
 	}

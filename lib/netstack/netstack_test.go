@@ -136,7 +136,7 @@ func TestHostLoopbackOnlyInZoneFull(t *testing.T) {
 			}
 			_, guest := newTestGuest(t, cfg)
 			before := server.accepted.Load()
-			for _, via := range []string{GatewayIP, HostIP} {
+			for _, via := range []string{egress.GatewayIP, egress.HostIP} {
 				to := netip.AddrPortFrom(netip.MustParseAddr(via), server.port)
 				start := time.Now()
 				got, err := guest.reach(to)
@@ -201,7 +201,7 @@ func TestUDPToTheHostOnlyInZoneFull(t *testing.T) {
 		t.Run(string(zone), func(t *testing.T) {
 			_, guest := newTestGuest(t, zoneConfig(t, zone))
 			before := received.Load()
-			c, err := guest.dialUDP(netip.AddrPortFrom(netip.MustParseAddr(HostIP), port))
+			c, err := guest.dialUDP(netip.AddrPortFrom(netip.MustParseAddr(egress.HostIP), port))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +274,7 @@ func (r *fakeResolver) LookupTXT(context.Context, string) ([]string, error) {
 // query asks the network's DNS server from inside the guest.
 func (g *testGuest) query(t *testing.T, name string, qtype uint16) *dns.Msg {
 	t.Helper()
-	c, err := g.dialUDP(netip.AddrPortFrom(netip.MustParseAddr(GatewayIP), 53))
+	c, err := g.dialUDP(netip.AddrPortFrom(netip.MustParseAddr(egress.GatewayIP), 53))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestDNSAnswersAsTheZoneAllows(t *testing.T) {
 		"loopback.example": {"127.0.0.1"},
 		"second.example":   {"127.0.0.2"},
 		"private.example":  {"192.168.1.10"},
-		"host.example":     {HostIP},
+		"host.example":     {egress.HostIP},
 		"mixed.example":    {"10.0.0.1", "8.8.8.8", "169.254.169.254"},
 		"public.example":   {"8.8.8.8"},
 	}
@@ -355,10 +355,7 @@ func TestServeRefusesAMalformedFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer network.Close()
-	ours, theirs, err := socketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours, theirs := testLink(t)
 	defer theirs.Close()
 	served := make(chan error, 1)
 	go func() { served <- network.Serve(ours) }()
@@ -387,5 +384,18 @@ func TestNewRefusesATakenPort(t *testing.T) {
 	var pe *PortError
 	if !errors.As(err, &pe) || pe.Port != port {
 		t.Fatalf("New on a taken port: %v, want a *PortError for %d", err, port)
+	}
+}
+
+// Without an SSH port the machine has no forward at all (the installer
+// machine): nothing listens for it.
+func TestNoSSHPortNoForward(t *testing.T) {
+	network, err := New(Config{Policy: egress.Policy{Zone: egress.WAN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer network.Close()
+	if network.SSHAddr() != nil {
+		t.Errorf("the network listens on %s for the guest's SSH", network.SSHAddr())
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+
+	"virtdev/lib/egress"
 )
 
 // guestDialTimeout bounds the wait for the guest to answer a forwarded
@@ -19,7 +21,7 @@ const guestDialTimeout = 5 * time.Second
 // serveSSH forwards the host's connections to the SSH port to the guest,
 // until Close.
 func (s *Stack) serveSSH() {
-	guest := tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(netip.MustParseAddr(GuestIP).As4()), Port: SSHPort}
+	guest := tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(netip.MustParseAddr(egress.GuestIP).As4()), Port: SSHPort}
 	for {
 		conn, err := s.ssh.Accept()
 		if err != nil {
@@ -41,5 +43,11 @@ func (s *Stack) serveSSH() {
 	}
 }
 
-// SSHAddr is where the guest's SSH server is reached from the host.
-func (s *Stack) SSHAddr() net.Addr { return s.ssh.Addr() }
+// SSHAddr is where the guest's SSH server is reached from the host; nil
+// without an SSH forward.
+func (s *Stack) SSHAddr() net.Addr {
+	if s.ssh == nil {
+		return nil
+	}
+	return s.ssh.Addr()
+}

@@ -6,7 +6,6 @@
 package qemu
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -30,7 +29,9 @@ type Command struct {
 	NVRAM        string // the machine's own variable store, writable
 	SystemImage  string
 	HomeImage    string
-	Port         int // host port on 127.0.0.1 forwarded to the guest's SSH
+	// HostKey is the private half of the guest's SSH host key, handed to
+	// the guest through fw_cfg: only the guest's root can read it there.
+	HostKey string
 
 	Monitor string // QMP socket for virtdev's programs and the user
 	Console string // serial console socket
@@ -57,11 +58,11 @@ func (c Command) Args() []string {
 		"-device", "virtio-blk-pci,drive=system,bootindex=0",
 		"-drive", "if=none,id=home,format=qcow2,discard=unmap,file="+escape(c.HomeImage),
 		"-device", "virtio-blk-pci,drive=home",
-		// The forward listens on loopback only: the guest's SSH is
-		// never reachable from the network.
-		"-netdev", fmt.Sprintf("user,id=net0,hostfwd=tcp:127.0.0.1:%d-:22", c.Port),
-		// No option ROM: nothing boots from the network.
-		"-device", "virtio-net-pci,netdev=net0,romfile=",
+	)
+	// The network is the supervisor's (see Network), which also forwards
+	// the guest's SSH from the host's loopback.
+	args = append(args, networkArgs()...)
+	args = append(args,
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-pci,rng=rng0",
 		// A guest kernel that panics tells QEMU through pvpanic, and QEMU
@@ -82,6 +83,7 @@ func (c Command) Args() []string {
 		"-serial", "chardev:"+ConsoleChardev,
 		"-pidfile", c.PidFile,
 		"-fw_cfg", "name="+fwcfg.ProjectName+",string="+escape(c.Name),
+		"-fw_cfg", "name="+fwcfg.HostKey+",file="+escape(c.HostKey),
 	)
 	if c.Report != "" {
 		args = append(args,

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"virtdev/lib/config"
+	"virtdev/lib/egress"
 )
 
 func testCommand(accel string) Command {
 	return Command{
 		Binary: "/usr/bin/qemu-system-x86_64", Name: "web", Accel: accel, CPU: "host,-arch-capabilities",
 		MemoryMB: 1024, CPUs: 2, FirmwareCode: "/fw/OVMF_CODE.fd", NVRAM: "/p/nvram",
-		SystemImage: "/p/system.qcow2", HomeImage: "/p/home.qcow2", Port: 2223,
+		SystemImage: "/p/system.qcow2", HomeImage: "/p/home.qcow2", HostKey: "ssh_host_ed25519_key",
 		Monitor: "monitor.sock", Console: "console.sock", Events: "events.sock", PidFile: "qemu.pid",
 	}
 }
@@ -63,7 +64,12 @@ func TestArgsMachine(t *testing.T) {
 		"-m":       {"1024"},
 		"-smp":     {"2"},
 		"-display": {"none"},
-		"-fw_cfg":  {"name=opt/virtdev/project,string=web"},
+		"-fw_cfg": {
+			"name=opt/virtdev/project,string=web",
+			// The private half of the host key, by its name in the
+			// machine's directory.
+			"name=opt/virtdev/ssh_host_ed25519_key,file=ssh_host_ed25519_key",
+		},
 		"-drive": {
 			"if=pflash,format=raw,readonly=on,file=/fw/OVMF_CODE.fd",
 			"if=pflash,format=raw,file=/p/nvram",
@@ -94,7 +100,8 @@ func TestArgsMachine(t *testing.T) {
 	for _, d := range []string{
 		"virtio-blk-pci,drive=system,bootindex=0", // the only boot device
 		"virtio-blk-pci,drive=home",
-		"virtio-net-pci,netdev=net0,romfile=", // no network boot
+		// No network boot; the MAC DHCP gives the guest's address to.
+		"virtio-net-pci,netdev=net0,romfile=,mac=" + egress.GuestMAC,
 		"virtio-rng-pci,rng=rng0",
 		"pvpanic",
 	} {
@@ -104,19 +111,13 @@ func TestArgsMachine(t *testing.T) {
 	}
 }
 
-func TestArgsForwardOnLoopbackOnly(t *testing.T) {
+// The machine's only network is the supervisor's, on the socket QEMU
+// inherits: no user-mode networking, whose gateway reaches the host's
+// loopback.
+func TestArgsNetworkIsTheSupervisors(t *testing.T) {
 	netdevs := option(testCommand(TCG).Args(), "-netdev")
-	if len(netdevs) != 1 {
-		t.Fatalf("netdevs %q, want exactly one", netdevs)
-	}
-	var forwards []string
-	for _, opt := range strings.Split(netdevs[0], ",") {
-		if v, ok := strings.CutPrefix(opt, "hostfwd="); ok {
-			forwards = append(forwards, v)
-		}
-	}
-	if !slices.Equal(forwards, []string{"tcp:127.0.0.1:2223-:22"}) {
-		t.Errorf("forwards %q, want only tcp:127.0.0.1:2223-:22", forwards)
+	if !slices.Equal(netdevs, []string{"stream,id=net0,server=off,addr.type=fd,addr.str=3"}) {
+		t.Errorf("netdevs %q, want only the stream on descriptor 3", netdevs)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"virtdev/lib/config"
+	"virtdev/lib/egress"
 	"virtdev/lib/firmware"
 	"virtdev/lib/fsutil"
 	"virtdev/lib/guest"
@@ -39,13 +40,16 @@ type InstallCommand struct {
 	// Monitor is the QMP socket. QEMU waits for its first client before it
 	// starts the machine, so no event can pass unseen.
 	Monitor string
+	// Events is the QMP socket of the machine's supervisor, which runs
+	// the installer machine as it runs every machine.
+	Events string
 }
 
 // Args is the full argv, program first. The serial console is QEMU's
 // standard output.
 func (c InstallCommand) Args() []string {
 	args := machineArgs(c.Binary, "virtdev-installer", c.Accel, c.CPU, c.MemoryMB, c.CPUs, c.FirmwareCode, c.NVRAM)
-	return append(args,
+	args = append(args,
 		// The medium is the only boot device; the disks are empty.
 		"-drive", "if=none,id=medium,media=cdrom,readonly=on,format=raw,file="+escape(c.Medium),
 		"-device", "ide-cd,drive=medium,bootindex=0",
@@ -53,14 +57,17 @@ func (c InstallCommand) Args() []string {
 		"-device", "virtio-blk-pci,drive=system",
 		"-drive", "if=none,id=home,format=qcow2,discard=unmap,file="+escape(c.HomeImage),
 		"-device", "virtio-blk-pci,drive=home",
-		// User networking, for the installer's downloads; nothing is
-		// forwarded in.
-		"-netdev", "user,id=net0",
-		"-device", "virtio-net-pci,netdev=net0,romfile=",
+	)
+	// The supervisor's network, in the maintenance zone, for the
+	// installer's downloads; nothing is forwarded in.
+	args = append(args, networkArgs()...)
+	return append(args,
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-pci,rng=rng0",
 		"-chardev", "socket,id=qmp,server=on,wait=on,path="+escape(c.Monitor),
 		"-mon", "chardev=qmp,mode=control",
+		"-chardev", "socket,id=events,server=on,wait=off,path="+escape(c.Events),
+		"-mon", "chardev=events,mode=control",
 		"-chardev", "stdio,id=console,signal=off",
 		"-serial", "chardev:console",
 		// An installer that fails reboots the machine; this ends QEMU with
@@ -128,15 +135,23 @@ func (e *InstallTimeoutError) Error() string {
 
 // Install runs the installer machine once.
 //
-// QEMU runs as a child of the calling program, not as a systemd user unit
-// as project machines do: an installation is a one-shot task that lives
-// exactly as long as the command that shows its console, it must end when
-// that command is interrupted, and it needs no user manager (so it also
-// works where there is none). Its QEMU gets SIGKILL if the caller dies.
+// The machine's supervisor runs as a child of the calling program, not as
+// a systemd user unit as project machines do: an installation is a
+// one-shot task that lives exactly as long as the command that shows its
+// console, it must end when that command is interrupted, and it needs no
+// user manager (so it also works where there is none). The supervisor
+// gets SIGKILL if the caller dies, and QEMU dies with it. The supervisor
+// gives the machine its network, in Zone, as for every machine: what the
+// installer downloads and runs (VIRTDEV_SCRIPT) reaches no more than Zone
+// allows.
 type Install struct {
-	QEMU       string // absolute path of qemu-system-x86_64
-	Accel      string // KVM or TCG, as ChooseAccel resolved it
-	CPU        string // the processor model under KVM (VIRTDEV_CPU)
+	QEMU string // absolute path of qemu-system-x86_64
+	// Supervisor is the absolute path of virtdev-supervise; "" when it
+	// is not installed, which Run refuses (*SetupError).
+	Supervisor string
+	Zone       egress.Zone // config.MaintenanceNet
+	Accel      string      // KVM or TCG, as ChooseAccel resolved it
+	CPU        string      // the processor model under KVM (VIRTDEV_CPU)
 	MemoryMB   int
 	CPUs       int
 	Firmware   firmware.Pair
@@ -165,6 +180,10 @@ func (in Install) Run(ctx context.Context) (err error) {
 	if err := checkDiskSizes(in.SystemSize, in.HomeSize); err != nil {
 		return &InstallSetupError{err}
 	}
+	if in.Supervisor == "" {
+		return &SetupError{"virtdev-supervise, which runs every machine and gives it its network, is not installed beside this program nor on PATH\n" +
+			"Install virtdev whole (make install installs every program)."}
+	}
 	scratch, err := os.MkdirTemp(filepath.Dir(in.Dest.Dir), in.scratchPrefix())
 	if err != nil {
 		return &InstallSetupError{err}
@@ -176,6 +195,9 @@ func (in Install) Run(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	// The scratch directory is the installer machine's directory, where
+	// its supervisor runs.
+	machine := layout.MachineAt("installer", scratch)
 	cmd := InstallCommand{
 		Binary: in.QEMU, Accel: in.Accel, CPU: in.CPU, MemoryMB: in.MemoryMB, CPUs: in.CPUs,
 		FirmwareCode: in.Firmware.Code,
@@ -186,6 +208,7 @@ func (in Install) Run(ctx context.Context) (err error) {
 		// Relative to QEMU's working directory, the scratch directory: no
 		// socket path length limit applies.
 		Monitor: "monitor.sock",
+		Events:  filepath.Base(machine.Events),
 	}
 	in.Stage("Creating empty disks: system %s, home %s", in.SystemSize, in.HomeSize)
 	if err := image.Create(ctx, cmd.SystemImage, in.SystemSize.String()); err != nil {
@@ -201,8 +224,12 @@ func (in Install) Run(ctx context.Context) (err error) {
 	if err := in.boot(ctx, cmd, scratch); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(scratch, cmd.Monitor)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return &InstallSetupError{err}
+	// The supervisor's record of how the machine ended is the
+	// installer's, not the base's.
+	for _, name := range []string{cmd.Monitor, filepath.Base(machine.Shutdown)} {
+		if err := os.Remove(filepath.Join(scratch, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return &InstallSetupError{err}
+		}
 	}
 	// The lock keeps other virtdev programs away; anything else that made
 	// Dest meanwhile keeps it.
@@ -281,16 +308,19 @@ func checkDiskSizes(system, home config.Size) error {
 	return nil
 }
 
-// boot runs QEMU in dir until the machine ends and says how it ended.
+// boot runs the machine's supervisor, and QEMU under it, in dir until the
+// machine ends and says how it ended.
 func (in Install) boot(ctx context.Context, c InstallCommand, dir string) error {
-	args := c.Args()
+	args := append([]string{in.Supervisor, "--net=" + string(in.Zone), "--"}, c.Args()...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Stdout = in.Console
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	// Its own process group: a Ctrl-C reaches this program, which stops
-	// QEMU itself and cleans up. Pdeathsig ends QEMU if this program dies.
+	// the machine itself and cleans up. Pdeathsig ends the supervisor,
+	// and QEMU with it, if this program dies. The supervisor passes
+	// SIGTERM on to QEMU.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return &InstallCrashError{Exit: "not started: " + err.Error()}

@@ -12,6 +12,7 @@ package qemu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,12 +22,46 @@ import (
 	"time"
 
 	"virtdev/lib/config"
+	"virtdev/lib/egress"
 	"virtdev/lib/firmware"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
+	"virtdev/lib/netstack"
 	"virtdev/lib/qemu/testmedium"
 	"virtdev/lib/testhost"
 )
+
+// realSupervisorVariable makes the test binary the installer machine's
+// supervisor, as virtdev-supervise is (Supervise, with the machine's
+// network in the zone its --net names), so that the installer runs as it
+// does for virtdev-install without this package's tests building a
+// program.
+const realSupervisorVariable = "VIRTDEV_TEST_REAL_SUPERVISOR"
+
+func init() {
+	if os.Getenv(realSupervisorVariable) == "" {
+		return
+	}
+	zone, ok := strings.CutPrefix(os.Args[1], "--net=")
+	if !ok || os.Args[2] != "--" {
+		fmt.Fprintf(os.Stderr, "supervisor: want --net=<zone> -- <qemu>..., got %q\n", os.Args[1:])
+		os.Exit(64)
+	}
+	dir, err := os.Getwd()
+	if err == nil {
+		_, err = Supervise(context.Background(), layout.MachineAt("installer", dir), os.Args[3:], SuperviseOptions{
+			Notify: func(string) error { return nil }, Log: os.Stderr, Stdout: os.Stdout, ReadyDeadline: ReadyDeadline,
+			Network: func() (Network, error) {
+				return netstack.New(netstack.Config{Policy: egress.Policy{Zone: egress.Zone(zone)}})
+			},
+		})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "supervisor:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
 
 // realInstall prepares an Install of the medium that does action, with
 // real QEMU and the host's OVMF.
@@ -56,8 +91,13 @@ func realInstall(t *testing.T, action testmedium.Action) (*installFixture, conte
 	if err != nil {
 		t.Fatal(err)
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(realSupervisorVariable, "1")
 	f.install = Install{
-		QEMU: qemu, Accel: accel, CPU: c.CPU, MemoryMB: 256, CPUs: 1,
+		QEMU: qemu, Supervisor: exe, Zone: c.MaintenanceNet, Accel: accel, CPU: c.CPU, MemoryMB: 256, CPUs: 1,
 		Firmware:   fw,
 		Medium:     testmedium.Build(t, dir, action),
 		Dest:       layout.Layout{Home: f.home}.Installation(),

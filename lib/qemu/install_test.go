@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"virtdev/lib/egress"
 	"virtdev/lib/firmware"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
@@ -27,6 +28,28 @@ import (
 // fakeQEMUVariable makes the test binary act as QEMU running an installer
 // (see fakeInstaller); its value names what the installer does.
 const fakeQEMUVariable = "VIRTDEV_TEST_FAKE_QEMU"
+
+// fakeSupervisorVariable makes the test binary act as the installer
+// machine's supervisor, reduced to what Install relies on: it becomes the
+// QEMU it is given. Its value names the file where it writes its own
+// options.
+const fakeSupervisorVariable = "VIRTDEV_TEST_FAKE_SUPERVISOR"
+
+func fakeSupervisor(record string, args []string) int {
+	i := slices.Index(args, "--")
+	if i < 0 || i+1 >= len(args) {
+		fmt.Fprintln(os.Stderr, "fake supervisor: no QEMU command line after --")
+		return 64
+	}
+	if err := os.WriteFile(record, []byte(strings.Join(args[:i], " ")), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "fake supervisor:", err)
+		return 1
+	}
+	os.Unsetenv(fakeSupervisorVariable)
+	err := syscall.Exec(args[i+1], args[i+1:], os.Environ())
+	fmt.Fprintln(os.Stderr, "fake supervisor:", err)
+	return 1
+}
 
 // fakeInstaller plays QEMU for Install: it checks that the disks and the
 // variable store exist, serves QMP on the socket named on its command line,
@@ -146,8 +169,9 @@ func newInstall(t *testing.T, scenario string) *installFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv(fakeSupervisorVariable, filepath.Join(dir, "supervisor"))
 	f.install = Install{
-		QEMU: exe, Accel: TCG, MemoryMB: 512, CPUs: 1,
+		QEMU: exe, Supervisor: exe, Zone: egress.WAN, Accel: TCG, MemoryMB: 512, CPUs: 1,
 		Firmware:   firmware.Pair{Code: code, Vars: vars},
 		Medium:     medium,
 		Dest:       layout.Layout{Home: f.home}.Installation(),
@@ -205,6 +229,11 @@ func TestInstallSucceedsOnPoweroff(t *testing.T) {
 	}
 	if got := f.console.String(); got != "virtdev-install: poweroff\n" {
 		t.Errorf("console = %q", got)
+	}
+	// The machine runs under its supervisor, in the zone asked for, with
+	// no SSH forward.
+	if got, _ := os.ReadFile(os.Getenv(fakeSupervisorVariable)); string(got) != "--net=wan" {
+		t.Errorf("the supervisor was given %q, want --net=wan alone", got)
 	}
 	if len(f.stages) != 2 || !strings.Contains(f.stages[1], f.install.Medium) {
 		t.Errorf("stages: %q", f.stages)
@@ -331,7 +360,7 @@ func testInstallCommand(accel string) InstallCommand {
 		Binary: "/usr/bin/qemu-system-x86_64", Accel: accel, CPU: "host,-arch-capabilities", MemoryMB: 4096, CPUs: 4,
 		FirmwareCode: "/fw/OVMF_CODE.fd", NVRAM: "/h/.installation-1/nvram", Medium: "/c/virtdev,1.iso",
 		SystemImage: "/h/.installation-1/system.qcow2", HomeImage: "/h/.installation-1/home.qcow2",
-		Monitor: "monitor.sock",
+		Monitor: "monitor.sock", Events: "events.sock",
 	}
 }
 
@@ -359,13 +388,18 @@ func TestInstallArgs(t *testing.T) {
 			"ide-cd,drive=medium,bootindex=0",
 			"virtio-blk-pci,drive=system",
 			"virtio-blk-pci,drive=home",
-			"virtio-net-pci,netdev=net0,romfile=",
+			"virtio-net-pci,netdev=net0,romfile=,mac=" + egress.GuestMAC,
 			"virtio-rng-pci,rng=rng0",
 		},
-		// Outbound only: nothing reaches the installer from the host.
-		"-netdev":  {"user,id=net0"},
-		"-chardev": {"socket,id=qmp,server=on,wait=on,path=monitor.sock", "stdio,id=console,signal=off"},
-		"-mon":     {"chardev=qmp,mode=control"},
+		// The supervisor's network, outbound only: nothing reaches the
+		// installer from the host.
+		"-netdev": {"stream,id=net0,server=off,addr.type=fd,addr.str=3"},
+		"-chardev": {
+			"socket,id=qmp,server=on,wait=on,path=monitor.sock",
+			"socket,id=events,server=on,wait=off,path=events.sock",
+			"stdio,id=console,signal=off",
+		},
+		"-mon":     {"chardev=qmp,mode=control", "chardev=events,mode=control"},
 		"-serial":  {"chardev:console"},
 		"-display": {"none"},
 		"-fw_cfg":  nil,

@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
 	"virtdev/lib/config"
+	"virtdev/lib/egress"
 	"virtdev/lib/firmware"
 	"virtdev/lib/layout"
+	"virtdev/lib/project"
 	"virtdev/lib/unit"
 )
 
@@ -49,6 +52,10 @@ type StartOptions struct {
 	Firmware   firmware.Pair
 	QEMU       string // absolute path of qemu-system-x86_64
 	Supervisor string // absolute path of virtdev-supervise
+	// Zone is the network zone the machine runs in: what its guest may
+	// reach beyond its SSH forward (a project's comes from virtdev-start,
+	// the maintenance machine's from config.MaintenanceNet).
+	Zone egress.Zone
 	// Report gives the machine a report port whose output goes to the
 	// machine's Report file (see Command.Report).
 	Report bool
@@ -84,11 +91,13 @@ func HostOptions(c *config.Config, getenv func(string) string) (o StartOptions, 
 	}, warning, nil
 }
 
-// CheckFiles refuses a machine that lacks a disk or its variable store,
-// before anything is asked of systemd.
+// CheckFiles refuses a machine that lacks a disk, its variable store or
+// its SSH host key (which sshx.EnsureHostKey makes), before anything is
+// asked of systemd.
 func CheckFiles(m layout.Machine) error {
 	for _, f := range []struct{ what, path string }{
 		{"system disk", m.SystemImage}, {"home disk", m.HomeImage}, {"UEFI variable store", m.NVRAM},
+		{"SSH host key", m.HostKey},
 	} {
 		if info, err := os.Stat(f.path); err != nil || !info.Mode().IsRegular() {
 			return &MissingFileError{f.what, f.path}
@@ -123,6 +132,9 @@ func Start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, 
 
 func start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, o StartOptions) (int, error) {
 	name := layout.Unit(m.Name)
+	if _, err := egress.ParseZone(string(o.Zone)); err != nil {
+		return 0, err
+	}
 	if err := CheckFiles(m); err != nil {
 		return 0, err
 	}
@@ -147,25 +159,30 @@ func start(ctx context.Context, units Units, l layout.Layout, m layout.Machine, 
 	}
 	// Written before QEMU starts, so that the end of the unit always
 	// follows it: written later, a QEMU that died in between would leave
-	// a port file claiming a stopped machine runs.
+	// a port file claiming a stopped machine runs. The zone first, so
+	// that a running machine always has it.
+	if err := project.WriteZone(m, o.Zone); err != nil {
+		return 0, err
+	}
 	port, err := claimPort(l, m, o.Port)
 	if err != nil {
-		return 0, err
+		return 0, errors.Join(err, removeRuntime(m))
 	}
 	cmd := Command{
 		Binary: o.QEMU, Name: m.Name, Accel: o.Accel, CPU: o.CPU, MemoryMB: o.MemoryMB, CPUs: o.CPUs,
 		FirmwareCode: o.Firmware.Code, NVRAM: m.NVRAM, SystemImage: m.SystemImage, HomeImage: m.HomeImage,
-		Port:    port,
+		HostKey: filepath.Base(m.HostKey),
 		Monitor: filepath.Base(m.Monitor), Console: filepath.Base(m.Console),
 		Events: filepath.Base(m.Events), PidFile: filepath.Base(m.QEMUPid),
 	}
+	supervisor := []string{o.Supervisor, "--net=" + string(o.Zone), "--ssh-port=" + strconv.Itoa(port), "--"}
 	if o.Report {
 		cmd.Report = filepath.Base(m.Report)
 	}
 	begin := time.Now()
 	err = units.StartTransient(ctx, name, unit.Transient{
 		Description: "virtdev machine " + m.Name,
-		Command:     append([]string{o.Supervisor, "--"}, cmd.Args()...),
+		Command:     append(supervisor, cmd.Args()...),
 		Dir:         m.Dir,
 		// The start job ends when the supervisor says QEMU answers on
 		// QMP, and fails if the supervisor ends first.
@@ -269,9 +286,10 @@ func signalName(sig syscall.Signal) string {
 	return sig.String()
 }
 
-// runtimePaths are the files that exist only while a machine runs.
+// runtimePaths are the files that exist only while a machine runs, the
+// port file last.
 func runtimePaths(m layout.Machine) []string {
-	return []string{m.Monitor, m.Console, m.Events, m.QEMUPid, m.Port}
+	return []string{m.Monitor, m.Console, m.Events, m.QEMUPid, m.Zone, m.Port}
 }
 
 // runtimeNames are the runtime files by their names in the machine's

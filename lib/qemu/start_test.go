@@ -12,17 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"virtdev/lib/egress"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 	"virtdev/lib/unit"
 )
 
-// bootable makes a machine with its disks and variable store.
+// bootable makes a machine with its disks, variable store and host key.
 func bootable(t *testing.T) (layout.Layout, layout.Machine) {
 	t.Helper()
 	l, ms := machines(t, "p")
 	m := ms[0]
-	for _, f := range []string{m.SystemImage, m.HomeImage, m.NVRAM} {
+	for _, f := range []string{m.SystemImage, m.HomeImage, m.NVRAM, m.HostKey} {
 		if err := os.WriteFile(f, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +44,7 @@ func freePort(t *testing.T) int {
 
 func startOptions(port int, accel string) StartOptions {
 	return StartOptions{Port: port, MemoryMB: 1024, CPUs: 2, Accel: accel, CPU: "host",
-		QEMU: "/usr/bin/qemu-system-x86_64", Supervisor: "/usr/bin/virtdev-supervise"}
+		QEMU: "/usr/bin/qemu-system-x86_64", Supervisor: "/usr/bin/virtdev-supervise", Zone: egress.WAN}
 }
 
 // qemuDies plays a supervisor whose QEMU ends at start: it records QEMU's
@@ -74,13 +75,16 @@ func TestStartRunsTheSupervisorInTheMachineDirectory(t *testing.T) {
 	if !tr.Notify || tr.Dir != m.Dir || tr.StartTimeout < ReadyDeadline {
 		t.Errorf("unit %+v: want a notify unit working in %s", tr, m.Dir)
 	}
-	if !slices.Equal(tr.Command[:3], []string{"/usr/bin/virtdev-supervise", "--", "/usr/bin/qemu-system-x86_64"}) {
-		t.Errorf("command %q: want the supervisor running QEMU", tr.Command)
+	if want := []string{"/usr/bin/virtdev-supervise", "--net=wan", "--ssh-port=" + strconv.Itoa(port), "--", "/usr/bin/qemu-system-x86_64"}; !slices.Equal(tr.Command[:5], want) {
+		t.Errorf("command %q: want the supervisor running QEMU behind its network, %q", tr.Command, want)
+	}
+	if zone, err := project.Zone(m); zone != egress.WAN || err != nil {
+		t.Errorf("the zone file says %q, %v; want wan", zone, err)
 	}
 	if !slices.Contains(tr.Command, "socket,id=qmp,server=on,wait=off,path=monitor.sock") {
 		t.Errorf("the monitor is not bound by its name in the machine directory: %q", tr.Command)
 	}
-	if !slices.Equal(tr.StopPost[1:], []string{"-f", "--", "monitor.sock", "console.sock", "events.sock", "qemu.pid", "port"}) {
+	if !slices.Equal(tr.StopPost[1:], []string{"-f", "--", "monitor.sock", "console.sock", "events.sock", "qemu.pid", "zone", "port"}) {
 		t.Errorf("ExecStopPost %q", tr.StopPost)
 	}
 	if u.resets != 1 {
@@ -221,5 +225,18 @@ func TestStartExplainsAPortRace(t *testing.T) {
 	var pe *PortError
 	if !errors.As(err, &pe) || !pe.Raced {
 		t.Fatalf("got %v, want a raced PortError", err)
+	}
+}
+
+// A machine runs in a zone its caller names: none is no default.
+func TestStartRefusesAMachineWithoutAZone(t *testing.T) {
+	l, m := bootable(t)
+	u := newFakeUnits(false)
+	o := startOptions(freePort(t), TCG)
+	o.Zone = ""
+	_, err := Start(context.Background(), u, l, m, o)
+	var zone *egress.ZoneError
+	if !errors.As(err, &zone) || len(u.started) != 0 {
+		t.Fatalf("got %v after %d starts; want a ZoneError before any", err, len(u.started))
 	}
 }

@@ -3,6 +3,7 @@ package qemu
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,11 +24,18 @@ type SuperviseOptions struct {
 	// Notify tells systemd about the machine (sd_notify): READY=1 once
 	// QEMU answers on QMP.
 	Notify func(state string) error
-	// Log receives QEMU's output and the supervisor's own account of the
-	// machine's life: the unit's journal.
+	// Log receives QEMU's messages (its standard error) and the
+	// supervisor's own account of the machine's life: the unit's journal.
 	Log io.Writer
+	// Stdout receives QEMU's standard output: nothing for a project's
+	// machine, whose console is a socket; the installer's console.
+	Stdout io.Writer
 	// ReadyDeadline bounds the time QEMU takes to answer on QMP.
 	ReadyDeadline time.Duration
+	// Network makes the machine's network, joined to the card the QEMU
+	// command line gives the guest (see Command); nil runs QEMU without
+	// one.
+	Network func() (Network, error)
 }
 
 // Supervision is how a supervised QEMU ended.
@@ -64,8 +72,11 @@ func (e *SilentError) Error() string {
 // supervisor before QEMU: it passes SIGTERM on to QEMU, which powers the
 // machine off the hard way, and waits for it as always.
 //
-// A network stack of the machine's own would start before QEMU and stop
-// after it, around run.
+// The machine's network (o.Network) is made before QEMU starts and closed
+// after QEMU has exited, so that neither runs without the other: a
+// network that cannot be made starts no QEMU (*NetworkSetupError), and a
+// network that fails under QEMU stops it (*NetworkError), since a guest
+// without its network has lost its SSH too.
 func Supervise(ctx context.Context, m layout.Machine, argv []string, o SuperviseOptions) (Supervision, error) {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -132,9 +143,33 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = s.m.Dir
 	cmd.Env = withoutNotifySocket(os.Environ())
-	cmd.Stdout = s.o.Log
+	cmd.Stdout = s.o.Stdout
 	cmd.Stderr = s.said
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Receives how the link to the network ended; never, without one.
+	var linkDone chan error
+	var serve func()
+	if s.o.Network != nil {
+		network, err := s.o.Network()
+		if err != nil {
+			return ending{status: 1, describe: "not started: " + err.Error()}, &NetworkSetupError{err}
+		}
+		defer network.Close()
+		ours, theirs, err := socketPair()
+		if err != nil {
+			return ending{status: 1, describe: "not started: " + err.Error()}, &NetworkSetupError{err}
+		}
+		defer ours.Close()
+		// Ours to close once QEMU has it: QEMU's end then closes with
+		// QEMU alone.
+		defer theirs.Close()
+		cmd.ExtraFiles = []*os.File{theirs}
+		linkDone = make(chan error, 1)
+		serve = func() {
+			theirs.Close()
+			linkDone <- network.Serve(ours)
+		}
+	}
 	started := make(chan error, 1)
 	exited := make(chan *os.ProcessState, 1)
 	go func() {
@@ -155,6 +190,9 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 		return ending{status: 1, describe: "not started: " + err.Error()}, &LaunchError{err}
 	}
 	s.logf("QEMU started (PID %d)", cmd.Process.Pid)
+	if serve != nil {
+		go serve()
+	}
 
 	forward := func(sig os.Signal, when string) {
 		s.logf("got %s%s; passing SIGTERM on to QEMU", sig, when)
@@ -176,6 +214,8 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 	if err := s.o.Notify("READY=1"); err != nil {
 		s.logf("cannot tell systemd the machine is up: %v", err)
 	}
+	var linkErr error
+	var hangup <-chan time.Time
 	for {
 		select {
 		case sig := <-s.signals:
@@ -184,8 +224,32 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 			// QEMU has sent every event by now; its hang-up ends them.
 			s.shutdown = mon.Finish(time.Second)
 			return s.ended(state), nil
+		case linkErr = <-linkDone:
+			if linkErr == nil {
+				linkErr = errors.New("QEMU closed its end of the link")
+			}
+			hangup = time.After(hangupGrace)
+		case <-hangup:
+			s.logf("the machine's network failed (%v); stopping QEMU", linkErr)
+			state := terminateChild(cmd.Process, exited)
+			s.shutdown = mon.Finish(time.Second)
+			e := s.ended(state)
+			e.describe = "stopped when the machine's network failed (" + e.describe + ")"
+			return e, &NetworkError{linkErr}
 		}
 	}
+}
+
+// terminateChild ends QEMU: SIGTERM, then SIGKILL after KillGrace.
+func terminateChild(p *os.Process, exited <-chan *os.ProcessState) *os.ProcessState {
+	p.Signal(syscall.SIGTERM)
+	select {
+	case state := <-exited:
+		return state
+	case <-time.After(KillGrace):
+	}
+	p.Kill()
+	return <-exited
 }
 
 // awaitReady connects to QEMU's events monitor, which answers once QEMU

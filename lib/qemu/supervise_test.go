@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -26,6 +28,8 @@ import (
 // installer (see fakeInstaller).
 func TestMain(m *testing.M) {
 	switch {
+	case os.Getenv(fakeSupervisorVariable) != "":
+		os.Exit(fakeSupervisor(os.Getenv(fakeSupervisorVariable), os.Args[1:]))
 	case os.Getenv(fakeQEMUVariable) != "":
 		os.Exit(fakeInstaller(os.Getenv(fakeQEMUVariable), os.Args[1:]))
 	case os.Getenv("FAKE_QEMU") != "":
@@ -61,6 +65,13 @@ func fakeQEMUMain(mode string) {
 		os.Exit(3)
 	}
 	switch mode {
+	case "network":
+		// QEMU's network card speaks on the descriptor it inherited.
+		link := os.NewFile(NetworkFD, "link")
+		if _, err := link.Write([]byte("frame")); err != nil {
+			os.Exit(4)
+		}
+		fallthrough
 	case "poweroff":
 		<-ready
 		// Not in the same instant as the handshake's answer, which
@@ -100,6 +111,12 @@ func (l *lockedBuffer) String() string {
 // a port file, as a unit would.
 func supervise(t *testing.T, mode string, onReady func()) (layout.Machine, Supervision, []string, string, error) {
 	t.Helper()
+	return superviseWith(t, mode, onReady, nil)
+}
+
+// superviseWith is supervise with a network for the machine.
+func superviseWith(t *testing.T, mode string, onReady func(), network func() (Network, error)) (layout.Machine, Supervision, []string, string, error) {
+	t.Helper()
 	_, ms := machines(t, "p")
 	m := ms[0]
 	project.WritePort(m, 2222)
@@ -116,6 +133,7 @@ func supervise(t *testing.T, mode string, onReady func()) (layout.Machine, Super
 		},
 		Log:           log,
 		ReadyDeadline: 500 * time.Millisecond,
+		Network:       network,
 	})
 	for _, p := range runtimePaths(m) {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
@@ -232,4 +250,99 @@ func alive(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(rest, "Z")
+}
+
+// fakeNetwork stands in for a machine's network: it keeps what QEMU sent
+// over the link, and says when it was closed.
+type fakeNetwork struct {
+	fails  error // what Serve returns at once, when set
+	got    chan string
+	closed chan struct{}
+}
+
+func newFakeNetwork(fails error) *fakeNetwork {
+	return &fakeNetwork{fails: fails, got: make(chan string, 1), closed: make(chan struct{})}
+}
+
+func (n *fakeNetwork) Serve(link net.Conn) error {
+	if n.fails != nil {
+		return n.fails
+	}
+	data, err := io.ReadAll(link)
+	n.got <- string(data)
+	return err
+}
+
+func (n *fakeNetwork) Close() error {
+	close(n.closed)
+	return nil
+}
+
+func (n *fakeNetwork) make() (Network, error) { return n, nil }
+
+// The network is up before QEMU, joined to it through the descriptor
+// QEMU's command line names, and closed once QEMU is gone.
+func TestSuperviseRunsTheNetworkAroundQEMU(t *testing.T) {
+	network := newFakeNetwork(nil)
+	_, sup, _, _, err := superviseWith(t, "network", nil, network.make)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sup.Record.How != Clean {
+		t.Errorf("supervision %+v, want a clean poweroff", sup)
+	}
+	select {
+	case got := <-network.got:
+		if got != "frame" {
+			t.Errorf("the network got %q over the link, want QEMU's frame", got)
+		}
+	default:
+		t.Error("the link never ended: QEMU's end outlived QEMU")
+	}
+	select {
+	case <-network.closed:
+	default:
+		t.Error("the network was not closed after QEMU")
+	}
+}
+
+func TestSuperviseStartsNoQEMUWithoutItsNetwork(t *testing.T) {
+	refused := errors.New("port taken")
+	m, sup, notes, _, err := superviseWith(t, "poweroff", nil, func() (Network, error) { return nil, refused })
+	var setup *NetworkSetupError
+	if !errors.As(err, &setup) || !errors.Is(err, refused) {
+		t.Fatalf("got %v, want a NetworkSetupError wrapping the network's own", err)
+	}
+	if len(notes) != 0 || sup.Status == 0 || !strings.Contains(sup.Record.Exit, "port taken") {
+		t.Errorf("supervision %+v, notes %q: want a failure recorded, nothing ready", sup, notes)
+	}
+	if _, err := os.Stat(m.QEMUPid); !errors.Is(err, os.ErrNotExist) {
+		t.Error("QEMU was started")
+	}
+}
+
+// A network that fails under a running machine stops it: the guest has
+// lost its SSH with it.
+func TestSuperviseStopsQEMUWhenTheNetworkFails(t *testing.T) {
+	network := newFakeNetwork(errors.New("link broken"))
+	began := time.Now()
+	_, sup, _, log, err := superviseWith(t, "term", nil, network.make)
+	var failed *NetworkError
+	if !errors.As(err, &failed) || !strings.Contains(err.Error(), "link broken") {
+		t.Fatalf("got %v, want a NetworkError saying why", err)
+	}
+	if sup.Record.How != Forced || !strings.Contains(sup.Record.Exit, "network failed") {
+		t.Errorf("record %+v, want QEMU forced off because of the network", sup.Record)
+	}
+	if !strings.Contains(log, "stopping QEMU") {
+		t.Errorf("the journal does not say why QEMU was stopped:\n%s", log)
+	}
+	if took := time.Since(began); took > hangupGrace+5*time.Second {
+		t.Errorf("QEMU was stopped after %s", took)
+	}
+	select {
+	case <-network.closed:
+	default:
+		t.Error("the network was not closed after QEMU")
+	}
 }

@@ -74,14 +74,12 @@ func Alias(name string) string { return "virtdev-" + name }
 // Each source starts with "Match all", so a Host block left open at the end
 // of one source cannot swallow the next one's lines.
 //
-// The host key: the guest generates its ed25519 host key on its first boot,
-// so none can be known in advance. The first key seen is pinned
-// (StrictHostKeyChecking accept-new) in the machine's own known_hosts under
-// a fixed alias, so a port reassigned at the next start does not matter,
-// while a different key later means something else answers on the port
-// (another user's machine or program, after ours stopped) and ssh refuses
-// to talk to it. The file lives in the machine's directory, so recreating
-// the project, which brings a new guest and a new key, starts afresh.
+// The host key is known before the first connection (see MakeHostKey):
+// the machine's own known_hosts pins it under a fixed alias, so a port
+// reassigned at the next start does not matter, and StrictHostKeyChecking
+// yes makes ssh refuse any other key, from the first connection on:
+// another key means something else answers on the port (another user's
+// program that took it, a machine left from elsewhere).
 func Assemble(t Target, sources []Source) ([]byte, error) {
 	defaults, err := Defaults(t.Machine, t.Key)
 	if err != nil {
@@ -128,7 +126,8 @@ func Defaults(m layout.Machine, key string) ([]Option, error) {
 		{"HostKeyAlias", Alias(m.Name)},
 		{"UserKnownHostsFile", knownHosts},
 		{"GlobalKnownHostsFile", "/dev/null"},
-		{"StrictHostKeyChecking", "accept-new"},
+		{"StrictHostKeyChecking", "yes"},
+		{"UpdateHostKeys", "no"},
 		{"CheckHostIP", "no"},
 		{"ForwardAgent", "no"},
 		{"ForwardX11", "no"},

@@ -70,7 +70,8 @@ func TestAssembleDefaults(t *testing.T) {
 		"hostkeyalias":          "virtdev-p",
 		"userknownhostsfile":    tg.Machine.KnownHosts,
 		"globalknownhostsfile":  "/dev/null",
-		"stricthostkeychecking": "accept-new",
+		"stricthostkeychecking": "true", // yes, as ssh -G prints it
+		"updatehostkeys":        "false",
 		"forwardagent":          "no",
 		"controlmaster":         "false",
 		"loglevel":              "ERROR",

@@ -11,12 +11,13 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Probe timing. QEMU's user networking accepts a connection for the guest
-// at once, whatever the guest's state. Until the guest's network is up the
-// connection then stays silent (QEMU keeps knocking); once it is up, the
-// guest refuses at once until its SSH server listens; a listening server
-// greets within about 0.3 s on an idle host, but several seconds on a
-// loaded one.
+// Probe timing. The machine's network (lib/netstack) accepts a connection
+// on the SSH forward at once, whatever the guest's state, and then dials
+// the guest. Until the guest's network is up the connection stays silent
+// (for up to 5 s, then it is closed); once it is up, the guest refuses at
+// once, and the connection is closed, until its SSH server listens; a
+// listening server greets within about 0.3 s on an idle host, but several
+// seconds on a loaded one.
 //
 // So the probe makes one attempt at a time, a new one at most every
 // Interval: while the guest refuses, that notices its server within one
@@ -43,6 +44,9 @@ type Probe struct {
 	Addr   string
 	User   string
 	Signer ssh.Signer
+	// HostKey checks the server's host key (see HostKeyCallback); a key
+	// it refuses ends the probe at once.
+	HostKey ssh.HostKeyCallback
 
 	Interval, Greeting, MaxGreeting, Handshake time.Duration
 }
@@ -66,13 +70,9 @@ func (e *NotReadyError) Error() string {
 func (e *NotReadyError) Unwrap() error { return e.Cause }
 
 // Run returns nil once an attempt completes the SSH handshake and
-// public-key authentication, the first attempt starting at once.
-//
-// The server's host key is not checked. The probe sends nothing secret:
-// the signature that authenticates it is bound to this one session and
-// useless to whoever received it, and the result only decides when
-// virtdev-wait returns. virtdev-ssh, which carries the user's session,
-// pins the key.
+// public-key authentication, the first attempt starting at once. A host
+// key that HostKey refuses ends it at once with HostKey's error: what
+// answers is not the machine, and will not become it by waiting.
 func (p *Probe) Run(ctx context.Context) error {
 	attempts := 0
 	greeting := p.Greeting
@@ -86,6 +86,10 @@ func (p *Probe) Run(ctx context.Context) error {
 		greeted, err := p.attempt(ctx, greeting)
 		if err == nil {
 			return nil
+		}
+		var refused *HostKeyError
+		if errors.As(err, &refused) {
+			return refused
 		}
 		if ctx.Err() != nil {
 			last := greetedErr
@@ -112,8 +116,8 @@ func (p *Probe) Run(ctx context.Context) error {
 	}
 }
 
-// errNoGreeting is an attempt that connected (QEMU accepts for the guest)
-// but heard nothing from the guest's SSH server.
+// errNoGreeting is an attempt that connected (the forward accepts for the
+// guest) but heard nothing from the guest's SSH server.
 var errNoGreeting = errors.New("connected, but no SSH greeting from the guest (is it still booting?)")
 
 // attempt dials once and authenticates, giving the server greeting to
@@ -135,7 +139,7 @@ func (p *Probe) attempt(ctx context.Context, greeting time.Duration) (greeted bo
 	c, _, _, err := ssh.NewClientConn(g, p.Addr, &ssh.ClientConfig{
 		User:            p.User,
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(p.Signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		HostKeyCallback: p.HostKey,
 	})
 	if err != nil {
 		var timeout net.Error

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Server behaviours before it is ready: what a booting guest behind QEMU's
-// user networking does with a connection.
+// Server behaviours before it is ready: what a booting guest behind its
+// machine's network does with a connection on the SSH forward.
 const (
 	hangUp = iota // nothing listens in the guest: the connection ends
 	silent        // the guest's network is not up: nothing is ever said
@@ -29,6 +29,7 @@ const (
 // once it is ready.
 type testServer struct {
 	addr     string
+	hostKey  ssh.Signer
 	ready    atomic.Bool
 	before   int
 	conns    atomic.Int32 // connections accepted
@@ -60,12 +61,13 @@ func startServer(t *testing.T, client ssh.Signer, before int) *testServer {
 			return nil, fmt.Errorf("key refused for %s", meta.User())
 		},
 	}
-	config.AddHostKey(newSigner(t))
+	hostKey := newSigner(t)
+	config.AddHostKey(hostKey)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{addr: ln.Addr().String(), before: before}
+	s := &testServer{addr: ln.Addr().String(), hostKey: hostKey, before: before}
 	t.Cleanup(func() {
 		ln.Close()
 		s.mu.Lock()
@@ -111,9 +113,10 @@ func startServer(t *testing.T, client ssh.Signer, before int) *testServer {
 	return s
 }
 
-func testProbe(addr string, signer ssh.Signer) *Probe {
+// testProbe probes s, whose host key it knows.
+func testProbe(s *testServer, signer ssh.Signer) *Probe {
 	return &Probe{
-		Addr: addr, User: "dev", Signer: signer,
+		Addr: s.addr, User: "dev", Signer: signer, HostKey: ssh.FixedHostKey(s.hostKey.PublicKey()),
 		Interval: 20 * time.Millisecond, Greeting: 100 * time.Millisecond, MaxGreeting: 800 * time.Millisecond,
 		Handshake: 5 * time.Second,
 	}
@@ -123,7 +126,7 @@ func TestProbeReadyAtOnce(t *testing.T) {
 	key := newSigner(t)
 	s := startServer(t, key, hangUp)
 	s.ready.Store(true)
-	p := testProbe(s.addr, key)
+	p := testProbe(s, key)
 	p.Interval = time.Hour // the first attempt must not wait for an interval
 	start := time.Now()
 	if err := p.Run(context.Background()); err != nil {
@@ -152,7 +155,7 @@ func TestProbeNoticesTheServerComingUp(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			key := newSigner(t)
 			s := startServer(t, key, c.before)
-			p := testProbe(s.addr, key)
+			p := testProbe(s, key)
 			readyAt := make(chan time.Time, 1)
 			time.AfterFunc(500*time.Millisecond, func() {
 				s.ready.Store(true)
@@ -174,7 +177,7 @@ func TestProbeNoticesTheServerComingUp(t *testing.T) {
 func TestProbeBacksOffFromABusyServer(t *testing.T) {
 	key := newSigner(t)
 	s := startServer(t, key, silent)
-	p := testProbe(s.addr, key)
+	p := testProbe(s, key)
 	p.Greeting = 50 * time.Millisecond
 	p.MaxGreeting = time.Hour
 	// The guest refuses first (its network is up), then stays silent.
@@ -200,7 +203,7 @@ func TestProbeBacksOffFromABusyServer(t *testing.T) {
 func TestProbeKeepsKnockingOnASilentGuest(t *testing.T) {
 	key := newSigner(t)
 	s := startServer(t, key, silent)
-	p := testProbe(s.addr, key)
+	p := testProbe(s, key)
 	p.Greeting = 50 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
@@ -213,7 +216,7 @@ func TestProbeKeepsKnockingOnASilentGuest(t *testing.T) {
 func TestProbeReportsRefusedKey(t *testing.T) {
 	s := startServer(t, newSigner(t), hangUp)
 	s.ready.Store(true)
-	p := testProbe(s.addr, newSigner(t))
+	p := testProbe(s, newSigner(t))
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 300*time.Millisecond, errors.New("time is up"))
 	defer cancel()
 	err := p.Run(ctx)
@@ -226,10 +229,30 @@ func TestProbeReportsRefusedKey(t *testing.T) {
 	}
 }
 
+// A server with another host key is not the machine, and will not become
+// it by waiting: the probe ends at its first greeting.
+func TestProbeEndsAtARefusedHostKey(t *testing.T) {
+	key := newSigner(t)
+	s := startServer(t, key, hangUp)
+	s.ready.Store(true)
+	p := testProbe(s, key)
+	refusal := &HostKeyError{Name: "p"}
+	p.HostKey = func(string, net.Addr, ssh.PublicKey) error { return refusal }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got *HostKeyError
+	if err := p.Run(ctx); !errors.As(err, &got) || got != refusal {
+		t.Fatalf("got %v, want the host key callback's refusal", err)
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
+}
+
 func TestAttemptGivesUpOnSilence(t *testing.T) {
 	key := newSigner(t)
 	s := startServer(t, key, silent)
-	p := testProbe(s.addr, key)
+	p := testProbe(s, key)
 	start := time.Now()
 	greeted, err := p.attempt(context.Background(), 50*time.Millisecond)
 	if greeted || !errors.Is(err, errNoGreeting) {

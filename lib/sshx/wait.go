@@ -19,9 +19,14 @@ var errTimedOut = errors.New("timed out")
 // when the machine cannot come up, with what it saw: QEMU gone
 // (*qemu.EndedError), a guest that cannot go on (*qemu.FailedError), a
 // machine QEMU paused (*qemu.HaltedError). It returns a *NotReadyError
-// when the time is up.
+// when the time is up, and a *HostKeyError at once when the server
+// presents another host key than the one pinned for t.
 func WaitReady(ctx context.Context, t Target, units qemu.UnitWatcher, signer ssh.Signer, timeout time.Duration) error {
 	if err := CheckRunning(ctx, units, t); err != nil {
+		return err
+	}
+	hostKey, err := HostKeyCallback(t)
+	if err != nil {
 		return err
 	}
 	probeCtx, cancel := context.WithCancelCause(ctx)
@@ -34,10 +39,10 @@ func WaitReady(ctx context.Context, t Target, units qemu.UnitWatcher, signer ssh
 		}
 	}()
 	probe := &Probe{
-		Addr: t.Addr(), User: "dev", Signer: signer,
+		Addr: t.Addr(), User: "dev", Signer: signer, HostKey: hostKey,
 		Interval: Interval, Greeting: Greeting, MaxGreeting: MaxGreeting, Handshake: Handshake,
 	}
-	err := probe.Run(probeCtx)
+	err = probe.Run(probeCtx)
 	var nr *NotReadyError
 	switch {
 	case !errors.As(err, &nr):

@@ -109,12 +109,12 @@ func newSuiteWith(t testing.TB, home func(root string) string, owned bool) *suit
 // that a cached base is the one this host's settings would build. They are
 // not the defaults, so that TestGuest sees them arrive, and they are spelled
 // as hosts spell them: the locale as glibc prints it, the keymap as a
-// Debian host's X11 layout.
+// Debian host's X11 layout. The resolver keeps its default, the machine's
+// own network, which is no host's to lend and which the zone tests probe.
 var baseSettings = []string{
 	"VIRTDEV_TIMEZONE=Asia/Tokyo",
 	"VIRTDEV_LOCALE=en_GB.utf8",
 	"VIRTDEV_KEYMAP=gb",
-	"VIRTDEV_DNS=9.9.9.9",
 }
 
 // stopAll stops every project of the suite that still runs.
@@ -478,3 +478,13 @@ func (quietTB) Helper()                           {}
 func (quietTB) Logf(format string, args ...any)   { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 func (quietTB) Fatalf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 func (quietTB) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// getenv looks a variable up as the suite's programs see it.
+func (s *suite) getenv(name string) string {
+	for i := len(s.env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(s.env[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}

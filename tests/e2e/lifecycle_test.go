@@ -129,8 +129,8 @@ func TestForcedStop(t *testing.T) {
 	s.ok(t, time.Minute, "virtdev-create", p)
 	s.ok(t, time.Minute, "virtdev-start", p)
 	s.ok(t, 6*time.Minute, "virtdev-wait", p)
-	// Every machine makes its own host key on first boot; none comes with
-	// the base.
+	// Every machine has its own host key, made on the host; none comes
+	// with the base.
 	if key := s.hostKey(t, p); firstHostKey != "" && key == firstHostKey {
 		t.Errorf("two machines from one base share the host key %q: it was baked into the base", key)
 	}
@@ -207,10 +207,11 @@ func (s *suite) stopsCleanly(t *testing.T, project string) {
 // TestForcedStop to compare with; empty when that test did not get so far.
 var firstHostKey string
 
-// hostKey reads the guest's public ed25519 host key.
+// hostKey reads the public half of the ed25519 host key the guest serves,
+// which it was handed at boot.
 func (s *suite) hostKey(t *testing.T, project string) string {
 	t.Helper()
-	fields := strings.Fields(s.ok(t, time.Minute, "virtdev-ssh", project, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"))
+	fields := strings.Fields(s.ok(t, time.Minute, "virtdev-ssh", project, "cat", "/run/virtdev/ssh_host_ed25519_key.pub"))
 	if len(fields) < 2 {
 		t.Fatalf("%s has no ed25519 host key", project)
 	}

@@ -7,8 +7,8 @@
 // system disk carries an ESP, an XBOOTLDR partition and an ext4 root, booted
 // by OVMF and systemd-boot; the home disk is one ext4 filesystem labelled
 // home. The guest keeps virtdev's contract: user dev with the virtdev public
-// key, locked passwords, passwordless sudo, sshd with public keys only and a
-// host key made on each machine's first boot, hostname from fw_cfg,
+// key, locked passwords, passwordless sudo, sshd with public keys only
+// serving the host key each machine is handed at boot, hostname from fw_cfg,
 // networkd and resolved, the ACPI power button, serial-console autologin.
 //
 // As an unprivileged user the build runs in a user namespace through the
@@ -80,8 +80,8 @@ root. The home disk is one ext4 filesystem labelled home, holding /home/dev.
 The images are thin qcow2; nvram is a copy of the firmware's variable store.
 
 The guest: user dev (uid 1000) with the virtdev public key, every password
-locked, passwordless sudo, sshd accepting dev's public key only (its ed25519
-host key is generated on each machine's first boot), hostname from the fw_cfg
+locked, passwordless sudo, sshd accepting dev's public key only (serving the
+ed25519 host key each machine is handed at boot; the base holds none), hostname from the fw_cfg
 item opt/virtdev/project, /home mounted by label, systemd-networkd (DHCP) and
 systemd-resolved, dbus and logind for the ACPI power button, autologin of dev
 on the serial console, the time zone, locale and console keymap configured
@@ -105,7 +105,8 @@ Environment:
   VIRTDEV_TIMEZONE          time zone (default: the host's, else UTC)
   VIRTDEV_LOCALE            locale (default: the host's, else en_US.UTF-8)
   VIRTDEV_KEYMAP            console keymap (default: the host's, else us)
-  VIRTDEV_DNS               resolvers for the guest (default: 9.9.9.9)
+  VIRTDEV_DNS               resolvers for the guest (default: 192.168.127.1,
+                            the machine's own network, filtered by its zone)
   VIRTDEV_PACKAGES          file naming packages to add to the toolset,
                             separated by spaces or new lines; # starts a
                             comment

@@ -7,8 +7,8 @@
 // installer's serial console on stderr, and succeeds only when the
 // installer powers the machine off itself. The result is
 // $VIRTDEV_HOME/installation/, for virtdev-seal; on any failure nothing is
-// left. QEMU runs as this program's child, not as a user unit. stdout: the
-// installation directory.
+// left. The machine's supervisor, and QEMU under it, run as this program's
+// child, not as a user unit. stdout: the installation directory.
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/dispatch"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/firmware"
 	"virtdev/lib/layout"
@@ -56,9 +57,11 @@ var command = cli.Command{
 	Description: `Boots the installation ISO (default: $VIRTDEV_ISO, which virtdev-iso builds)
 in an installer machine: two empty qcow2 disks of VIRTDEV_SYSTEM_DISK_SIZE
 (default 24G) and VIRTDEV_HOME_DISK_SIZE (default 48G), a fresh copy of the
-firmware's UEFI variable store, user networking for the installer's
-downloads and nothing forwarded in. The installer's serial console is shown
-on stderr as it comes.
+firmware's UEFI variable store, and the network every virtdev machine has,
+in the zone VIRTDEV_MAINTENANCE_NET names (default wan: the public internet
+only, not the host nor its LAN; full to reach a package mirror there), for
+the installer's downloads, with nothing forwarded in. The installer's
+serial console is shown on stderr as it comes.
 
 It succeeds only when the installer powers the machine off itself (QEMU's
 SHUTDOWN event from the guest, reason guest-shutdown): the installation is
@@ -69,8 +72,9 @@ longer than --timeout, or an interrupt (Ctrl-C): each stops the machine and
 leaves nothing behind. The disks are made in a scratch directory beside
 installation/ and renamed to it at the end.
 
-QEMU runs as this program's child, under KVM when /dev/kvm is usable, else
-TCG (VIRTDEV_ACCEL overrides), with VIRTDEV_VM_MEMORY and VIRTDEV_VM_CPUS;
+QEMU runs under virtdev-supervise, which gives the machine its network, both
+as this program's child, under KVM when /dev/kvm is usable, else TCG
+(VIRTDEV_ACCEL overrides), with VIRTDEV_VM_MEMORY and VIRTDEV_VM_CPUS;
 OVMF_CODE and OVMF_VARS choose the firmware. It needs no systemd user
 manager. It refuses when installation/ exists, and holds the base lock
 exclusively while it runs.`,
@@ -80,7 +84,7 @@ exclusively while it runs.`,
 		{N: exitExists, Meaning: "installation/ already exists"},
 		{N: exitNoMedium, Meaning: "the ISO does not exist"},
 		{N: exitSetup, Meaning: "the ISO cannot be read, or the disks or the variable store cannot be made (a disk size too small, a full disk)"},
-		{N: exitHostSetup, Meaning: "QEMU or the UEFI firmware is missing"},
+		{N: exitHostSetup, Meaning: "QEMU, the UEFI firmware or virtdev-supervise is missing"},
 		{N: exitNoKVM, Meaning: "VIRTDEV_ACCEL=kvm but /dev/kvm is not usable"},
 		{N: exitFailed, Meaning: "the installer failed: it reset the machine instead of powering it off"},
 		{N: exitStopped, Meaning: "the installer machine was stopped from outside (a signal to QEMU, a quit over QMP)"},
@@ -126,8 +130,12 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return explain(err)
 	}
+	// Not found, it stays empty: Install refuses it, after the checks of
+	// the installation itself.
+	supervisor, _ := dispatch.Find(dispatch.SelfDir(), "supervise")
 	install := qemu.Install{
-		QEMU: host.QEMU, Accel: host.Accel, CPU: host.CPU, MemoryMB: host.MemoryMB, CPUs: host.CPUs,
+		QEMU: host.QEMU, Supervisor: supervisor, Zone: cfg.MaintenanceNet,
+		Accel: host.Accel, CPU: host.CPU, MemoryMB: host.MemoryMB, CPUs: host.CPUs,
 		Firmware: host.Firmware, Medium: medium, Dest: l.Installation(),
 		SystemSize: cfg.SystemDiskSize, HomeSize: cfg.HomeDiskSize,
 		Timeout: opts.Timeout, Console: env.Stderr, Stage: env.Stagef,

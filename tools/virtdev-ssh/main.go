@@ -27,6 +27,10 @@ const (
 	exitFailed = 12
 )
 
+// sshFailed is ssh's own status for a failure of its own, a refused host
+// key among them.
+const sshFailed = 255
+
 var command = cli.Command{
 	Name:    "virtdev-ssh",
 	Group:   cli.Access,
@@ -54,7 +58,8 @@ From highest priority to lowest, as ssh keeps the first value it reads:
   ~/.config/virtdev/ssh_config
   virtdev's defaults: User dev, IdentityFile $VIRTDEV_SSH_KEY,
     IdentitiesOnly yes, no agent or X11 forwarding, no connection sharing,
-    and the guest's host key pinned at first contact
+    and strict host key checking against the key pinned in the machine's
+    known_hosts
 The host is named virtdev-<project>, for Host blocks. The maintenance machine
 has only the system sources. Each connection has a file of its own, mode 600,
 in the machine's directory (ssh_config.<random>), removed when ssh ends, so
@@ -72,6 +77,12 @@ Before connecting it asks QEMU how the machine is: a machine QEMU paused
 (a full host disk, or a user through the monitor) or whose guest failed
 cannot answer, and ssh would hang; it is refused at once, saying why.
 
+The guest's host key was made on the host when the project was created and
+pinned before its first boot: ssh refuses any other key, from the first
+connection on. When ssh fails (status 255), virtdev-ssh asks the server for
+its key, and a key other than the pinned one is reported with its own code
+(88) and what to check, rather than as any SSH failure.
+
 ssh runs as a child; signals sent to virtdev-ssh are passed on to it, and a
 second interrupt ends virtdev-ssh at once. Unless virtdev-ssh fails itself,
 its exit status is ssh's: 255 for an SSH failure, else the remote command's.`,
@@ -82,7 +93,7 @@ its exit status is ssh's: 255 for an SSH failure, else the remote command's.`,
 		{N: exitConfig, Meaning: "the SSH configuration cannot be read or written"},
 		{N: exitFailed, Meaning: "the machine failed: QEMU reports internal-error or guest-panicked"},
 		exitcode.KeyMissing, exitcode.KeyPermissions, exitcode.TriggerRefused, exitcode.Config,
-		exitcode.NoUserManager, exitcode.Unusable, exitcode.Paused,
+		exitcode.NoUserManager, exitcode.Unusable, exitcode.Paused, exitcode.HostKeyMismatch,
 	},
 	PassThrough: true,
 	Run:         run,
@@ -136,5 +147,10 @@ func run(env *cli.Env, args []string) error {
 		return cli.Wrap(exitSSH, err, "cannot run %s", session.SSH)
 	}
 	session.Finish(env.Ctx, status, env.Stderr, env.Warnf)
+	if status == sshFailed {
+		if err := sshx.CheckHostKey(env.Ctx, t); err != nil {
+			return err
+		}
+	}
 	return cli.Exit(status)
 }

@@ -1,12 +1,15 @@
 // Command virtdev-start boots a project's virtual machine in the background.
 //
-//	virtdev-start [OPTIONS] <project> [port]
+//	virtdev-start [OPTIONS] [--net=<zone>] <project> [port]
 //
 // The machine runs as the transient systemd user unit virtdev-<project>.service,
-// whose main process is virtdev-supervise running QEMU; the program returns
-// once QEMU answers on QMP and prints the SSH port (on 127.0.0.1) on stdout.
-// Without a port it takes the lowest free one from 2222. A project boots
-// only on the base generation it was created from, unless detached.
+// whose main process is virtdev-supervise running QEMU behind the machine's
+// network; the program returns once QEMU answers on QMP and prints the SSH
+// port (on 127.0.0.1) on stdout. Without a port it takes the lowest free one
+// from 2222. The network zone comes from --net, else from the project's
+// host-side file ~/.config/virtdev/projects/<project>/net, else it is wan. A
+// project boots only on the base generation it was created from, unless
+// detached.
 package main
 
 import (
@@ -16,12 +19,14 @@ import (
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
 	"virtdev/lib/dispatch"
+	"virtdev/lib/egress"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/firmware"
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/sshx"
 	"virtdev/lib/unit"
 	"virtdev/lib/validate"
 )
@@ -35,7 +40,14 @@ const (
 	exitNoKVM         = 15
 	exitPortInUse     = 16
 	exitBootFailed    = 17
+	exitHostKey       = 18
 )
+
+type options struct {
+	Net string `long:"net" value-name:"ZONE" choice:"none" choice:"wan" choice:"full" description:"the network zone: none, wan or full (default: the project's net file, else wan)"`
+}
+
+var opts options
 
 const programName = "virtdev-start"
 
@@ -56,6 +68,25 @@ SSH is forwarded from 127.0.0.1:<port> only. Without a port, the lowest free
 one from 2222 that no other machine's port file names is used. stdout holds
 only the port. The program returns when QEMU is up; the guest is still
 booting: virtdev-wait <project> waits for SSH.
+
+The network zone decides what the guest reaches besides its SSH forward,
+whatever it tries (every protocol, any address, names resolved or not):
+  none  nothing at all
+  wan   the public internet only: not the host (its loopback, its own
+        addresses), not its LAN, nor any private, link-local, CGNAT or
+        reserved range, IPv4 or IPv6 (the default)
+  full  everything the host reaches, its loopback services included, as
+        QEMU's own user networking allows (a warning says so)
+--net chooses it for this start; otherwise the host-side file
+~/.config/virtdev/projects/<project>/net names it (one word; the guest never
+sees the file). A file that cannot be read or names no zone makes the
+machine run in zone none, with a warning that says how to fix it. The zone
+in force is recorded beside the port file while the machine runs.
+
+The guest's SSH host key is the project's own, made on the host when the
+project was created (or, for an older project, at its next start), handed to
+the guest at boot and pinned in the project's known_hosts: every connection
+checks it strictly.
 
 A project boots only on the base generation it was created from (detached
 projects on any). KVM is used when /dev/kvm is usable, else TCG emulation
@@ -84,10 +115,12 @@ Serial console: virtdev-console <project>`,
 		{N: exitNoKVM, Meaning: "VIRTDEV_ACCEL=kvm but /dev/kvm is not usable"},
 		{N: exitPortInUse, Meaning: "the port is in use or another machine's (also when taken while QEMU started), or none is free"},
 		{N: exitBootFailed, Meaning: "QEMU failed at boot; nothing of the attempt is left running"},
+		{N: exitHostKey, Meaning: "the project's SSH host key cannot be read or made"},
 		exitcode.Output, exitcode.Locked, exitcode.Config, exitcode.NoUserManager,
 		exitcode.Unusable, exitcode.NoBase, exitcode.BaseDamaged, exitcode.HomeUnusable,
 	},
-	Run: run,
+	Options: &opts,
+	Run:     run,
 }
 
 func main() { cli.Main(command) }
@@ -131,13 +164,21 @@ func run(env *cli.Env, args []string) error {
 
 	// Everything that can be checked here is, before systemd is asked
 	// anything.
+	made, err := sshx.EnsureHostKey(m)
+	if err != nil {
+		return cli.Wrap(exitHostKey, err, "cannot give %s its SSH host key", name)
+	}
+	if made {
+		fingerprint, _ := sshx.HostKeyFingerprint(m)
+		env.Infof("%s had no SSH host key (it was made by an older virtdev); made one: %s", name, fingerprint)
+	}
 	if err := qemu.CheckFiles(m); err != nil {
 		return explain(name, err)
 	}
 	if err := checkGeneration(l, m); err != nil {
 		return err
 	}
-	opts, warning, err := qemu.HostOptions(cfg, env.Getenv)
+	start, warning, err := qemu.HostOptions(cfg, env.Getenv)
 	if err != nil {
 		return explain(name, err)
 	}
@@ -145,7 +186,16 @@ func run(env *cli.Env, args []string) error {
 	if !ok {
 		return cli.Errorf(exitHostSetup, "cannot start %s: virtdev-supervise, which runs every machine, is neither beside %s nor on PATH\nInstall virtdev whole (make install installs every program).", name, programName)
 	}
-	opts.Port, opts.Supervisor, opts.Warn = port, supervisor, env.Warnf
+	// go-flags took only a zone's name. A broken zone file is said at
+	// once: it is the user's to fix, whatever becomes of this start.
+	zone := egress.Zone(opts.Net)
+	if zone == "" {
+		var warning string
+		if zone, warning = egress.ReadZoneFile(l.ProjectConfig(name).Net); warning != "" {
+			env.Warnf("%s", warning)
+		}
+	}
+	start.Port, start.Supervisor, start.Warn, start.Zone = port, supervisor, env.Warnf, zone
 
 	units, err := unit.Connect(env.Ctx)
 	if err != nil {
@@ -155,7 +205,7 @@ func run(env *cli.Env, args []string) error {
 	if lingering, known := unit.Lingering(env.Ctx); known && !lingering {
 		env.Warnf("lingering is off: your machines stop when your last login session ends\nKeep them running: loginctl enable-linger %s", orDefault(env.Getenv("USER"), "$USER"))
 	}
-	port, err = qemu.Start(env.Ctx, units, l, m, opts)
+	port, err = qemu.Start(env.Ctx, units, l, m, start)
 	if err != nil {
 		return explain(name, err)
 	}
@@ -166,8 +216,11 @@ func run(env *cli.Env, args []string) error {
 	if warning := project.RoomWarning(m.Dir, cfg.MinFree); warning != "" {
 		env.Warnf("%s", warning)
 	}
-	env.Infof("Started %s (%d MiB, %d CPUs) with SSH on 127.0.0.1:%d.\nWait for SSH: virtdev-wait %s; stop it: virtdev-stop %s",
-		name, opts.MemoryMB, opts.CPUs, port, name, name)
+	if zone == egress.Full {
+		env.Warnf("%s runs in network zone full: its guest reaches everything this host reaches, the services listening on the host's own 127.0.0.1 included\nRun it in zone wan (public internet only) unless it needs them: virtdev-stop %s && virtdev-start --net=wan %s", name, name, name)
+	}
+	env.Infof("Started %s (%d MiB, %d CPUs, network zone %s) with SSH on 127.0.0.1:%d.\nWait for SSH: virtdev-wait %s; stop it: virtdev-stop %s",
+		name, start.MemoryMB, start.CPUs, zone, port, name, name)
 	fmt.Fprintln(env.Stdout, port)
 	return nil
 }

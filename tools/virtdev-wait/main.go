@@ -39,7 +39,10 @@ The first try is immediate, so a machine that is already up costs one
 handshake; then one try at a time, a new one every 250 ms while the guest
 refuses, each given a short time to be greeted, longer and longer while a
 guest that has answered before stays silent, so as not to swamp a slow
-guest. It gives up after $VIRTDEV_WAIT_TIMEOUT seconds (default 120).
+guest. It gives up after $VIRTDEV_WAIT_TIMEOUT seconds (default 120). Every
+try checks the server's host key against the one pinned in the machine's
+known_hosts; another key ends the wait at once (88): what answers is not the
+machine.
 
 It watches the machine meanwhile, and gives up within seconds, saying what
 it saw, when QEMU exits, when QEMU reports the guest failed (internal-error,
@@ -57,7 +60,7 @@ Nothing is printed on stdout; the exit status tells:
 		{N: exitStopped, Meaning: "the machine stopped while waiting"},
 		{N: exitKey, Meaning: "the SSH key cannot be read or has a passphrase"},
 		exitcode.KeyMissing, exitcode.KeyPermissions, exitcode.Config, exitcode.NoUserManager,
-		exitcode.Unusable, exitcode.Paused,
+		exitcode.Unusable, exitcode.Paused, exitcode.HostKeyMismatch,
 	},
 	Run: run,
 }

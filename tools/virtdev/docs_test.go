@@ -92,7 +92,7 @@ func TestEveryVerbListed(t *testing.T) {
 	}
 	for _, name := range programs(t, root) {
 		verb, ok := strings.CutPrefix(name, "virtdev-")
-		if !ok || verb == "supervise" || verb == "net" {
+		if !ok || verb == "supervise" {
 			continue
 		}
 		if !strings.Contains(string(page), "\n*"+verb+"*\n") {

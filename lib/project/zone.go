@@ -1,0 +1,41 @@
+package project
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"virtdev/lib/egress"
+	"virtdev/lib/fsutil"
+	"virtdev/lib/layout"
+)
+
+// WriteZone records the network zone a machine is started in, in a
+// runtime file beside its port file (layout.Machine.Zone): what its guest
+// may reach is then known to every program while it runs.
+func WriteZone(m layout.Machine, zone egress.Zone) error {
+	if err := fsutil.WriteAtomic(m.Zone, []byte(string(zone)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("cannot record the machine's network zone in %s: %w", m.Zone, err)
+	}
+	return nil
+}
+
+// Zone is the network zone a running machine was started in; "" with no
+// error when the machine does not run (it has no zone file). A file that
+// names no zone is an error: the zone in force is then unknown, which a
+// listing says rather than guessing.
+func Zone(m layout.Machine) (egress.Zone, error) {
+	data, truncated, err := fsutil.ReadPrefix(m.Zone, 16)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot read the network zone of %s: %w", m.Name, err)
+	}
+	zone, err := egress.ParseZone(strings.TrimSuffix(string(data), "\n"))
+	if truncated || err != nil {
+		return "", fmt.Errorf("the zone file %s of %s holds %s, not a network zone", m.Zone, m.Name, fsutil.Excerpt(data, truncated))
+	}
+	return zone, nil
+}
