@@ -26,7 +26,7 @@
       # packages that lib/, tools/ and tests/ import, never the workspace's
       # own code, so it changes only with the dependencies. `make flake-check`
       # recomputes it offline and prints the value to put here.
-      vendorHash = "sha256-dlXzQ6u6wvYKhDCjxyDp4weYByrkpI2jCFqCA0Fg6wc=";
+      vendorHash = "sha256-3FJ3/sn0LFWnIjEdWWODC7vF0NQ6u9b7cDWHg0HE/k8=";
 
       # What the programs run. qemu_kvm is QEMU for the host's architecture:
       # qemu-system-x86_64, qemu-img, and the edk2 (OVMF) firmware with its
