@@ -168,8 +168,8 @@ func (s *suite) listAgrees(t *testing.T, running, idle string) {
 		t.Errorf("virtdev-list --json lists %d of %s and %s: %+v", found, running, idle, list.Projects)
 	}
 	table := s.ok(t, time.Minute, "virtdev-list")
-	if !regexp.MustCompile(`(?m)^` + running + ` +\d+ +running +\d+$`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^` + idle + ` +- +stopped +\d+$`).MatchString(table) {
+	if !regexp.MustCompile(`(?m)^`+running+` +\d+ +running +\d+ +wan$`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^`+idle+` +- +stopped +\d+ +wan$`).MatchString(table) {
 		t.Errorf("virtdev-list:\n%s", table)
 	}
 }

@@ -16,19 +16,11 @@ type guestCheck struct {
 	want    string
 }
 
-// TestGuest checks, in one boot of a real guest, what a developer finds in a
-// new base: the toolset, and the time zone, locale and keymap of
+// TestGuest checks, on the shared machine, what a developer finds in a new
+// base: the toolset, and the time zone, locale and keymap of
 // baseSettings, in the spellings Debian uses.
 func TestGuest(t *testing.T) {
-	s := newSuite(t)
-	s.installation(t)
-	s.ok(t, time.Minute, "virtdev-seal")
-	const p = "e2e-guest"
-	s.ok(t, time.Minute, "virtdev-create", p)
-	booted := time.Now()
-	s.ok(t, time.Minute, "virtdev-start", p)
-	s.ok(t, 6*time.Minute, "virtdev-wait", p)
-	t.Logf("FIGURE boot to SSH with the toolset (start to wait returning): %s", time.Since(booted).Round(100*time.Millisecond))
+	s, p := sharedMachine(t)
 
 	checks := []guestCheck{
 		// What issue 13 asks of every base.
@@ -70,7 +62,6 @@ func TestGuest(t *testing.T) {
 			t.Errorf("in the guest, %s exited %d, want 0 and output containing %q:\n%s", c.command, r.code, c.want, r.output)
 		}
 	}
-	s.stopsCleanly(t, p)
 }
 
 type checkResult struct {

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -269,6 +270,23 @@ func TestZonesNoneAndFull(t *testing.T) {
 		t.FailNow()
 	}
 	t.Logf("FIGURE two machines booted at once, to SSH: %s", time.Since(booted).Round(100*time.Millisecond))
+
+	// virtdev-list tells the zone each machine runs in.
+	var list struct {
+		Projects []struct {
+			Project, Zone string
+		} `json:"projects"`
+	}
+	if err := json.Unmarshal([]byte(s.ok(t, time.Minute, "virtdev-list", "--json")), &list); err != nil {
+		t.Fatalf("virtdev-list --json: %v", err)
+	}
+	zones := map[string]string{}
+	for _, e := range list.Projects {
+		zones[e.Project] = e.Zone
+	}
+	if zones[none] != "none" || zones[full] != "full" {
+		t.Errorf("virtdev-list --json gives the zones %v; want %s none and %s full", zones, none, full)
+	}
 
 	h := newHostServices(t)
 	h.checkZone(t, s, none, "none")

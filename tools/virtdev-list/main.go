@@ -19,6 +19,7 @@ import (
 
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/egress"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
@@ -35,7 +36,7 @@ var opts options
 var command = cli.Command{
 	Name:    "virtdev-list",
 	Group:   cli.Access,
-	Summary: "List projects with their port, state and generation.",
+	Summary: "List projects with their port, state, generation and network zone.",
 	Options: &opts,
 	Description: `Prints a table of the projects, one a line, by name:
   PROJECT     the project's name
@@ -45,8 +46,11 @@ var command = cli.Command{
               project no program can use (a symbolic link, not a directory)
   GENERATION  the base generation it was derived from, detached for a
               project that no longer depends on the base, - when unknown
+  ZONE        its network zone (none, wan or full): the one its machine runs
+              in, else the one virtdev-start would choose without --net
 The base generation follows on stderr, with the reason for each machine that
-is paused or failed, and "No projects found." when there are none.
+is paused or failed, what is wrong with a zone file, and "No projects
+found." when there are none.
 
 Colours, under the colour rules of --color (and only when stdout is a
 terminal, unless --color=yes): running green, stopped red, paused and
@@ -58,8 +62,9 @@ systemd is asked about every project's unit at once, and the QEMU of each
 machine that runs about its guest, all at the same time, each given a second.
 
 --json prints {"base_generation": N or null, "projects": [{"project",
-"state", "qemu", "reason", "port", "generation", "detached", "stale",
-"error"}]}: port and generation are numbers or null, "qemu" QEMU's own word
+"state", "qemu", "reason", "port", "generation", "detached", "stale", "zone",
+"error"}]}: port and generation are numbers or null, "zone" "" when it
+cannot be told (see the warnings on stderr), "qemu" QEMU's own word
 for a machine that runs, "stale" as virtdev-stale decides it, "error" why a
 project cannot be used or its generation file cannot be read.`,
 	Codes: []exitcode.Code{
@@ -83,7 +88,10 @@ type row struct {
 	Generation *int   `json:"generation"`
 	Detached   bool   `json:"detached"`
 	Stale      bool   `json:"stale"`
+	Zone       string `json:"zone"`
 	Error      string `json:"error,omitempty"`
+	// zoneWarning says what is wrong with the zone file, for people.
+	zoneWarning string
 }
 
 type listing struct {
@@ -147,6 +155,7 @@ func run(env *cli.Env, _ []string) error {
 				r.Port = &port
 			}
 		}
+		zone(l, machines[j], r)
 	}
 	if opts.JSON {
 		data, err := json.Marshal(list)
@@ -183,6 +192,22 @@ func generation(m layout.Machine, current *project.Generation, r *row) {
 	}
 }
 
+// zone fills in the network zone of r: the one its machine runs in, or for
+// a machine that does not run, the one virtdev-start would choose.
+func zone(l layout.Layout, m layout.Machine, r *row) {
+	running, err := project.Zone(m)
+	switch {
+	case err != nil:
+		r.zoneWarning = err.Error()
+	case running != "":
+		r.Zone = string(running)
+	default:
+		var z egress.Zone
+		z, r.zoneWarning = egress.ReadZoneFile(l.ProjectConfig(m.Name).Net)
+		r.Zone = string(z)
+	}
+}
+
 // table prints the seed's table to out, painted for a terminal.
 func table(env *cli.Env, out io.Writer, list listing) {
 	p := env.Palette
@@ -193,8 +218,8 @@ func table(env *cli.Env, out io.Writer, list listing) {
 	for _, r := range list.Projects {
 		width = max(width, len(r.Project))
 	}
-	fmt.Fprintf(out, "%-*s %-5s %-8s %s\n", width, "PROJECT", "PORT", "STATUS", "GENERATION")
-	fmt.Fprintf(out, "%-*s %-5s %-8s %s\n", width, "-------", "----", "------", "----------")
+	fmt.Fprintf(out, "%-*s %-5s %-8s %-10s %s\n", width, "PROJECT", "PORT", "STATUS", "GENERATION", "ZONE")
+	fmt.Fprintf(out, "%-*s %-5s %-8s %-10s %s\n", width, "-------", "----", "------", "----------", "----")
 	for _, r := range list.Projects {
 		port := "-"
 		if r.Port != nil {
@@ -215,10 +240,22 @@ func table(env *cli.Env, out io.Writer, list listing) {
 		if r.Stale && !r.Detached {
 			colour = term.Red
 		}
+		paintedGen := gen
 		if colour != 0 {
-			gen = p.Paint(gen, colour, false)
+			paintedGen = p.Paint(gen, colour, false)
 		}
-		fmt.Fprintf(out, "%-*s %-5s %s %s\n", width, r.Project, port, paintedStatus, gen)
+		paintedGen += strings.Repeat(" ", max(0, 10-len(gen)))
+		zone := r.Zone
+		switch {
+		case r.State.State == unusable:
+			zone = "-"
+		case zone == "":
+			zone = "?"
+		case zone == string(egress.Full):
+			// The zone that reaches the host's own services stands out.
+			zone = p.Paint(zone, term.Yellow, false)
+		}
+		fmt.Fprintf(out, "%-*s %-5s %s %s %s\n", width, r.Project, port, paintedStatus, paintedGen, zone)
 	}
 	if list.BaseGeneration != nil {
 		env.Infof("Base generation: %d", *list.BaseGeneration)
@@ -231,6 +268,9 @@ func table(env *cli.Env, out io.Writer, list listing) {
 			env.Warnf("%s: %s", r.Project, r.Error)
 		case r.Reason != "":
 			env.Infof("%s", r.State.Explain(r.Project))
+		}
+		if r.zoneWarning != "" {
+			env.Warnf("%s: %s", r.Project, r.zoneWarning)
 		}
 	}
 }
