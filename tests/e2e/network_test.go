@@ -3,10 +3,10 @@
 package e2e
 
 import (
-	"encoding/json"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
