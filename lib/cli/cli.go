@@ -20,6 +20,7 @@ import (
 	"virtdev/lib/config"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
+	"virtdev/lib/project"
 	"virtdev/lib/prompt"
 	"virtdev/lib/term"
 )
@@ -299,4 +300,16 @@ func (c Command) report(env *Env, err error) int {
 			c.Name, strings.TrimSpace("[OPTIONS] "+c.Synopsis()), c.Name)
 	}
 	return code
+}
+
+// Machine finds the machine a program is asked about, a project or the
+// maintenance machine, in the layout of the user's configuration; a name
+// that is invalid, unknown or unusable is refused with the shared code.
+func (e *Env) Machine(name string) (layout.Layout, layout.Machine, error) {
+	l, err := e.Layout()
+	if err != nil {
+		return layout.Layout{}, layout.Machine{}, err
+	}
+	m, err := project.FindMachine(l, name)
+	return l, m, err
 }

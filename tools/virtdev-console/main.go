@@ -18,7 +18,6 @@ import (
 	"virtdev/lib/cli"
 	"virtdev/lib/console"
 	"virtdev/lib/exitcode"
-	"virtdev/lib/project"
 	"virtdev/lib/qemu"
 	"virtdev/lib/state"
 	"virtdev/lib/term"
@@ -76,11 +75,7 @@ as they are, until the input ends or Ctrl-] comes in it.`,
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

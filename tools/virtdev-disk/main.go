@@ -20,7 +20,6 @@ import (
 	"virtdev/lib/fsutil"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
-	"virtdev/lib/project"
 )
 
 const (
@@ -81,11 +80,7 @@ type disk struct {
 }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

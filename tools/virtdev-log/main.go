@@ -16,7 +16,6 @@ import (
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
-	"virtdev/lib/project"
 	"virtdev/lib/unit"
 )
 
@@ -65,11 +64,7 @@ of how the machine last ended, with QEMU's last messages
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,6 @@ import (
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
-	"virtdev/lib/project"
 	"virtdev/lib/qemu"
 	"virtdev/lib/state"
 	"virtdev/lib/term"
@@ -84,11 +83,7 @@ asked for again; virtdev-stop powers the guest off cleanly.`,
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

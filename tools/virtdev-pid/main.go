@@ -12,7 +12,6 @@ import (
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
-	"virtdev/lib/project"
 	"virtdev/lib/qemu"
 	"virtdev/lib/unit"
 )
@@ -48,11 +47,7 @@ process is QEMU's supervisor, virtdev-supervise; QEMU is its child.)
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

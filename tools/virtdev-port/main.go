@@ -12,7 +12,6 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
-	"virtdev/lib/project"
 	"virtdev/lib/state"
 )
 
@@ -42,11 +41,7 @@ virtdev-ssh-config writes Host blocks that find the port by themselves.`,
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

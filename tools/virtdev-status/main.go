@@ -14,7 +14,6 @@ import (
 
 	"virtdev/lib/cli"
 	"virtdev/lib/exitcode"
-	"virtdev/lib/project"
 	"virtdev/lib/state"
 )
 
@@ -65,11 +64,7 @@ word (query-status) when it answered.`,
 func main() { cli.Main(command) }
 
 func run(env *cli.Env, args []string) error {
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, args[0])
+	_, m, err := env.Machine(args[0])
 	if err != nil {
 		return err
 	}

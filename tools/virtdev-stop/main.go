@@ -95,11 +95,7 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := env.Layout()
-	if err != nil {
-		return err
-	}
-	m, err := project.FindMachine(l, name)
+	l, m, err := env.Machine(name)
 	if err != nil {
 		return err
 	}
