@@ -39,3 +39,11 @@ func Zone(m layout.Machine) (egress.Zone, error) {
 	}
 	return zone, nil
 }
+
+// ConfiguredZone is the network zone project name starts in when no zone
+// is asked for (virtdev-start --net): the one its net file names, else
+// egress.Default. warning says what is wrong with a file that names no
+// zone; the zone is then egress.Strictest.
+func ConfiguredZone(l layout.Layout, name string) (zone egress.Zone, warning string) {
+	return egress.ReadZoneFile(l.ProjectConfig(name).Net)
+}

@@ -16,6 +16,7 @@ import (
 	"virtdev/lib/guest"
 	"virtdev/lib/layout"
 	"virtdev/lib/lifecycle"
+	"virtdev/lib/project"
 	"virtdev/lib/qemu"
 	"virtdev/lib/sshx"
 	"virtdev/lib/unit"
@@ -177,11 +178,16 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		if err != nil {
 			return err
 		}
+		// The zone the project's own start would choose.
+		var warning string
+		if opts.Zone, warning = project.ConfiguredZone(l, name); warning != "" {
+			e.Warnf("%s", warning)
+		}
 		port, err := qemu.Start(ctx, units, l, m, opts)
 		if err != nil {
 			return err
 		}
-		e.Infof("Started %s with SSH on 127.0.0.1:%d", name, port)
+		e.Infof("Started %s (network zone %s) with SSH on 127.0.0.1:%d", name, opts.Zone, port)
 	case Wait:
 		t, err := sshx.Locate(l, name)
 		if err != nil {

@@ -38,7 +38,10 @@ func NewLineEditor(in *os.File, out io.Writer, prompt string) (*LineEditor, erro
 		io.Reader
 		io.Writer
 	}{in, out}, prompt)
-	if width, height, err := term.GetSize(int(in.Fd())); err == nil {
+	// A terminal that reports no size (a new pseudo-terminal, a serial
+	// line) keeps the editor's 80x24: at width 0 it would break the
+	// line after every character.
+	if width, height, err := term.GetSize(int(in.Fd())); err == nil && width > 0 && height > 0 {
 		t.SetSize(width, height)
 	}
 	return &LineEditor{t: t, restore: restore}, nil

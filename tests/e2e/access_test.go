@@ -243,7 +243,7 @@ func (s *suite) console(t *testing.T, p string) {
 	c.send(t, "\r")
 	c.expect(t, "dev@"+p, time.Minute)
 	c.send(t, "echo console-$((6*7))\r")
-	c.expect(t, "\r\nconsole-42\r\n", time.Minute)
+	c.expect(t, "console-42\r\n", time.Minute)
 	// The shell ends; the serial getty logs dev in again, saying so.
 	c.send(t, "exit\r")
 	c.expect(t, p+" login: ", 2*time.Minute)

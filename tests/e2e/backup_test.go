@@ -291,6 +291,10 @@ echo "$(id -un) $(pwd)" > provision-ran
 mkdir -p state
 echo provision > state/order
 `)
+	// The project's zone file is honoured by the machine recreate starts,
+	// as by virtdev-start. (Zone none: the provision script needs no
+	// network.)
+	s.write(t, filepath.Join(s.root, "config", "virtdev", "projects", p, "net"), "none\n")
 
 	// Nothing is done without a terminal to confirm on, or --yes.
 	s.refuses(t, recreateNeedsConfirmation, "confirmation is needed", "virtdev-recreate", "--no-backup", p)
@@ -309,6 +313,9 @@ echo provision > state/order
 	}
 	if _, err := os.Stat(old); !os.IsNotExist(err) {
 		t.Errorf("the old machine's files survived: %v", err)
+	}
+	if !strings.Contains(r.stderr, "network zone none") {
+		t.Errorf("virtdev-recreate did not start %s in the zone its net file names (none)", p)
 	}
 	if got, base := s.read(t, s.path(t, p, "generation")), s.read(t, s.path(t, "base", "generation")); got != base {
 		t.Errorf("the new machine's generation %q is not the base's %q", got, base)

@@ -203,7 +203,7 @@ func zone(l layout.Layout, m layout.Machine, r *row) {
 		r.Zone = string(running)
 	default:
 		var z egress.Zone
-		z, r.zoneWarning = egress.ReadZoneFile(l.ProjectConfig(m.Name).Net)
+		z, r.zoneWarning = project.ConfiguredZone(l, m.Name)
 		r.Zone = string(z)
 	}
 }

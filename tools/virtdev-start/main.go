@@ -191,7 +191,7 @@ func run(env *cli.Env, args []string) error {
 	zone := egress.Zone(opts.Net)
 	if zone == "" {
 		var warning string
-		if zone, warning = egress.ReadZoneFile(l.ProjectConfig(name).Net); warning != "" {
+		if zone, warning = project.ConfiguredZone(l, name); warning != "" {
 			env.Warnf("%s", warning)
 		}
 	}
