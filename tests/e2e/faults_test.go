@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,19 @@ func TestFullDisk(t *testing.T) {
 			t.Errorf("%s took %s on a paused machine, want seconds", c.program, d)
 		}
 	}
+	// status and list say it is paused, and why.
+	begin := time.Now()
+	r := s.run(t, time.Minute, "virtdev-status", p)
+	if r.code != 0 || r.stdout != "paused\n" || !strings.Contains(r.stderr, "io-error") || !strings.Contains(r.stderr, "no space left on "+small) {
+		t.Errorf("virtdev-status of a machine paused by a full disk: exit %d, stdout %q; want 0, paused, and why:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = s.run(t, time.Minute, "virtdev-list")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^`+p+` +\d+ +paused `).MatchString(r.stdout) || !strings.Contains(r.stderr, "no space left on "+small) {
+		t.Errorf("virtdev-list with a machine paused by a full disk: exit %d; want it paused, and why:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if d := time.Since(begin); d > 15*time.Second {
+		t.Errorf("status and list took %s on a paused machine, want seconds", d)
+	}
 	if _, err := os.Stat(s.path(t, p, "port")); err != nil {
 		t.Fatalf("the machine did not survive the refusals: %v", err)
 	}
@@ -144,7 +158,7 @@ func TestFullDisk(t *testing.T) {
 	// Space is freed: the machine goes on where it stopped, and the write
 	// that filled the disk completes.
 	ballast.free(t)
-	r := s.run(t, time.Minute, "virtdev-resume", p)
+	r = s.run(t, time.Minute, "virtdev-resume", p)
 	if r.code != 0 || !strings.Contains(r.stderr, "runs again (it was paused: io-error: no space left on "+small) {
 		t.Fatalf("virtdev-resume with room again: exit %d, want 0 saying it runs again:\n%s", r.code, r.stderr)
 	}
