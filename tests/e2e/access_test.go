@@ -518,18 +518,11 @@ func (s *suite) sshConfigNeverRead(t *testing.T, p string) {
 	}
 }
 
-// TestMonitorDuringStop boots a machine of its own, since it stops it: an
-// interactive monitor stays open and one-shot monitors keep asking while
-// virtdev-stop powers the guest off, which must still end cleanly.
-func TestMonitorDuringStop(t *testing.T) {
-	s := newSuite(t)
-	s.installation(t)
-	s.ok(t, time.Minute, "virtdev-seal")
-	const p = "e2e-monitor"
-	s.ok(t, time.Minute, "virtdev-create", p)
-	s.ok(t, time.Minute, "virtdev-start", p)
-	s.ok(t, 6*time.Minute, "virtdev-wait", p)
-
+// stopWhileMonitored stops a running machine while an interactive monitor
+// stays open and one-shot monitors keep asking: virtdev-stop must still end
+// it cleanly, and the open monitor learn that it is gone. (TestLifecycle
+// runs it on a machine of its own, since it stops it.)
+func (s *suite) stopWhileMonitored(t *testing.T, p string) {
 	session := s.onTerminal(t, "virtdev-monitor", p)
 	session.expect(t, "(qemu) ", time.Minute)
 	session.send(t, "info status\r")

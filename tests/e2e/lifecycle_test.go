@@ -26,8 +26,8 @@ const (
 )
 
 // TestLifecycle takes a user from nothing to a shell in a VM and back, on a
-// real guest: key, bootstrap, seal, create, start, wait, ssh, stop, and the
-// refusals in between.
+// real guest: key, bootstrap, seal, create, start, wait, ssh, stop (with
+// monitors asking meanwhile), and the refusals in between.
 func TestLifecycle(t *testing.T) {
 	s := newSuite(t)
 	s.installation(t)
@@ -57,7 +57,10 @@ func TestLifecycle(t *testing.T) {
 	hostKey := s.hostKey(t, p)
 	firstHostKey = hostKey
 
-	s.stopsCleanly(t, p)
+	s.stopWhileMonitored(t, p)
+	if rec := s.shutdown(t, p); rec.How != "clean" || !rec.Guest {
+		t.Errorf("shutdown record %+v, want a clean stop by the guest", rec)
+	}
 
 	// A stop right after wait, as a script would issue it: the guest is
 	// still settling, and the power button must be pressed until it
