@@ -410,6 +410,22 @@ func (e *JobError) Error() string {
 	return fmt.Sprintf("systemd's start job for %s ended %q", e.Unit, e.Result)
 }
 
+// ExistsError is a transient unit that cannot be made because systemd
+// already has a unit of that name that does not run: most often one whose
+// file an earlier user manager left in the runtime directory (transient
+// units' files outlive a manager that did not end cleanly).
+type ExistsError struct {
+	Unit     string
+	Fragment string // the file systemd loaded it from; "" when unknown
+}
+
+func (e *ExistsError) Error() string {
+	if e.Fragment == "" {
+		return fmt.Sprintf("systemd already has a unit %s, which does not run\nForget it, then try again: systemctl --user reset-failed %s; systemctl --user daemon-reload", e.Unit, e.Unit)
+	}
+	return fmt.Sprintf("systemd already has a unit %s, loaded from %s, which does not run: a leftover of an earlier user manager\nRemove it, then try again: rm %s && systemctl --user daemon-reload", e.Unit, e.Fragment, e.Fragment)
+}
+
 // StartTransient creates and starts a transient service. It returns once
 // systemd has finished the start job: for a notify service, once the
 // service said it is ready, else once the process is forked. CollectMode
@@ -450,6 +466,15 @@ func (m *Manager) StartTransient(ctx context.Context, unit string, t Transient) 
 	}
 	done := make(chan string, 1)
 	if _, err := m.conn.StartTransientUnitContext(ctx, unit, "fail", props, done); err != nil {
+		var derr dbus.Error
+		if errors.As(err, &derr) && derr.Name == "org.freedesktop.systemd1.UnitExists" {
+			fragment, _ := m.conn.GetUnitPropertyContext(ctx, unit, "FragmentPath")
+			e := &ExistsError{Unit: unit}
+			if fragment != nil {
+				e.Fragment, _ = fragment.Value.Value().(string)
+			}
+			return e
+		}
 		return fmt.Errorf("systemd refused to start %s: %w", unit, err)
 	}
 	select {

@@ -122,3 +122,16 @@ func TestConnectEndsWithItsContext(t *testing.T) {
 		t.Fatalf("got %v, want the context's error", err)
 	}
 }
+
+// A name systemd still holds is explained with the file to remove.
+func TestExistsErrorNamesTheFix(t *testing.T) {
+	e := &ExistsError{Unit: "virtdev-p.service", Fragment: "/run/user/1000/systemd/transient/virtdev-p.service"}
+	for _, want := range []string{"virtdev-p.service", "a leftover of an earlier user manager", "rm /run/user/1000/systemd/transient/virtdev-p.service && systemctl --user daemon-reload"} {
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("%q does not say %q", e.Error(), want)
+		}
+	}
+	if msg := (&ExistsError{Unit: "virtdev-p.service"}).Error(); !strings.Contains(msg, "systemctl --user reset-failed virtdev-p.service") {
+		t.Errorf("without a file: %q", msg)
+	}
+}
