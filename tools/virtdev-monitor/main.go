@@ -113,10 +113,15 @@ func (s *session) do(line string) (string, error) {
 		return reply, nil
 	case s.env.Ctx.Err() != nil:
 		return "", s.env.Ctx.Err()
-	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
-		// The machine went away since it was last seen running.
+	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
+		// The machine went away since it was last seen running: its unit
+		// ended, or it is stopping and QEMU has already gone.
 		if _, rerr := state.CheckRunning(s.env.Ctx, s.m); rerr != nil {
 			return "", rerr
+		}
+		if st, serr := state.Of(s.env.Ctx, s.m); serr == nil && st.State == state.Stopping {
+			return "", exitcode.New(exitcode.NotRunning, "%s is stopping: its QEMU has ended\nStart it again once it has stopped: virtdev-start %s", s.m.Name, s.m.Name)
 		}
 	case errors.Is(err, qemu.ErrMonitorBusy):
 		return "", cli.Errorf(exitMonitor, "QEMU's monitor of %s did not take the connection: %v\nAnother client holds %s (QEMU serves one at a time), or QEMU is stuck; see who holds it: fuser %s",
