@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -56,24 +55,20 @@ func TestUpgrade(t *testing.T) {
 		}
 	})
 
-	// Phase 2: the maintenance machine. A script powers it off once it
-	// answers, which ends the session and reseals the base.
-	port := filepath.Join(s.home, "maintenance", "port")
-	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(time.Second) {
-		if _, err := os.Stat(port); err == nil {
-			break
-		}
+	// Phase 2: the maintenance machine. Once the session is open (the
+	// machine is ready to seal itself), a script's poweroff ends it and
+	// the base is resealed.
+	for deadline := time.Now().Add(10 * time.Minute); !strings.Contains(stderr.String(), "The session is open."); time.Sleep(time.Second) {
 		select {
 		case err := <-done:
 			done <- err
-			t.Fatalf("virtdev-upgrade ended (%v) before its maintenance machine started:\n%s", err, stderr)
+			t.Fatalf("virtdev-upgrade ended (%v) before its maintenance session opened:\n%s", err, stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no maintenance machine within 10 minutes:\n%s", stderr)
+			t.Fatalf("no maintenance session within 10 minutes:\n%s", stderr)
 		}
 	}
-	s.ok(t, 6*time.Minute, "virtdev-wait", "maintenance")
 	s.run(t, 2*time.Minute, "virtdev-ssh", "maintenance", "sudo", "poweroff")
 
 	select {
