@@ -115,14 +115,16 @@ func (s *session) do(line string) (string, error) {
 		return "", s.env.Ctx.Err()
 	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
-		// The machine went away since it was last seen running: its unit
-		// ended, or it is stopping and QEMU has already gone.
+		// The machine went away since it was last seen running: a QEMU
+		// that runs always has its socket, and takes a connection. Its
+		// unit ended, or is ending (the supervisor outlives QEMU briefly).
 		if _, rerr := state.CheckRunning(s.env.Ctx, s.m); rerr != nil {
 			return "", rerr
 		}
-		if st, serr := state.Of(s.env.Ctx, s.m); serr == nil && st.State == state.Stopping {
-			return "", exitcode.New(exitcode.NotRunning, "%s is stopping: its QEMU has ended\nStart it again once it has stopped: virtdev-start %s", s.m.Name, s.m.Name)
+		if st, serr := state.Of(s.env.Ctx, s.m); serr == nil && st.State == state.Starting {
+			return "", cli.Errorf(exitMonitor, "%s is starting: QEMU's monitor is not up yet\nTry again in a moment, or wait until it answers: virtdev-wait %s", s.m.Name, s.m.Name)
 		}
+		return "", exitcode.New(exitcode.NotRunning, "%s is not running: its QEMU has ended (%v), and its unit is winding down\nStart it again once it has stopped: virtdev-start %s", s.m.Name, err, s.m.Name)
 	case errors.Is(err, qemu.ErrMonitorBusy):
 		return "", cli.Errorf(exitMonitor, "QEMU's monitor of %s did not take the connection: %v\nAnother client holds %s (QEMU serves one at a time), or QEMU is stuck; see who holds it: fuser %s",
 			s.m.Name, err, s.m.Monitor, s.m.Monitor)
