@@ -134,12 +134,14 @@ func run(env *cli.Env, _ []string) error {
 		machines = append(machines, l.Project(e.Name))
 		usable = append(usable, i)
 	}
-	// The generation files are read while systemd and QEMU are asked.
+	// The generation and zone files are read while systemd and QEMU are
+	// asked.
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
 		for j, i := range usable {
 			generation(machines[j], current, &list.Projects[i])
+			configuredZone(l, machines[j], &list.Projects[i])
 		}
 	}()
 	states, err := state.Read(env.Ctx, machines)
@@ -154,8 +156,8 @@ func run(env *cli.Env, _ []string) error {
 			if port, err := project.ReadPort(machines[j]); err == nil {
 				r.Port = &port
 			}
+			runningZone(machines[j], r)
 		}
-		zone(l, machines[j], r)
 	}
 	if opts.JSON {
 		data, err := json.Marshal(list)
@@ -192,19 +194,20 @@ func generation(m layout.Machine, current *project.Generation, r *row) {
 	}
 }
 
-// zone fills in the network zone of r: the one its machine runs in, or for
-// a machine that does not run, the one virtdev-start would choose.
-func zone(l layout.Layout, m layout.Machine, r *row) {
-	running, err := project.Zone(m)
-	switch {
+// configuredZone fills in the zone virtdev-start would choose for r's
+// machine: what a machine that does not run shows.
+func configuredZone(l layout.Layout, m layout.Machine, r *row) {
+	z, warning := project.ConfiguredZone(l, m.Name)
+	r.Zone, r.zoneWarning = string(z), warning
+}
+
+// runningZone replaces it, for a machine that runs, by the zone it runs in.
+func runningZone(m layout.Machine, r *row) {
+	switch z, err := project.Zone(m); {
 	case err != nil:
-		r.zoneWarning = err.Error()
-	case running != "":
-		r.Zone = string(running)
-	default:
-		var z egress.Zone
-		z, r.zoneWarning = project.ConfiguredZone(l, m.Name)
-		r.Zone = string(z)
+		r.Zone, r.zoneWarning = "", err.Error()
+	case z != "":
+		r.Zone, r.zoneWarning = string(z), ""
 	}
 }
 
