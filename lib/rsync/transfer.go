@@ -14,13 +14,14 @@ import (
 	"time"
 )
 
-// Transfer is one run of rsync.
+// Transfer is one run of rsync over a list of paths, whose statistics are
+// read back (backup and restore).
 type Transfer struct {
 	// SSHConfig is the connection's OpenSSH configuration: rsync reaches
 	// the machine with ssh -F SSHConfig, never ~/.ssh/config.
 	SSHConfig string
-	// Source and Dest are rsync's: the machine's side is Remote(alias,
-	// path).
+	// Source and Dest are rsync's: the machine's side is
+	// Command{Host: alias}.Remote(path).
 	Source, Dest string
 	// Files, when set, are exactly the paths to transfer, relative to
 	// Source, each with what lies under it (rsync's --files-from, handed
