@@ -2,11 +2,9 @@ package rsync
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os/exec"
 	"strings"
-	"syscall"
 )
 
 // Command is how rsync is run between the host and one machine.
@@ -56,7 +54,7 @@ func (c Command) Args(sources []string, dest string) []string {
 // variables: ssh keeps them too) and waits for it. Everything rsync
 // prints (progress, names, messages) goes to stderr: stdout is for
 // results, and rsync's are on disk. A failure is an *Error, or ErrMissing;
-// ctx ending stops rsync.
+// ctx ending stops rsync (see run).
 func (c Command) Run(ctx context.Context, sources []string, dest string, env []string, stderr io.Writer) error {
 	argv := c.Args(sources, dest)
 	path, err := exec.LookPath(argv[0])
@@ -67,16 +65,5 @@ func (c Command) Run(ctx context.Context, sources []string, dest string, env []s
 	cmd.Args[0] = argv[0]
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	// rsync ends its ssh itself when told to stop.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		return err
-	}
-	status := exit.ExitCode()
-	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		status = 128 + int(ws.Signal())
-	}
-	return &Error{Status: status, Class: Classify(status)}
+	return run(cmd)
 }

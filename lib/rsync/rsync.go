@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Tool is the rsync program; tests point it elsewhere.
@@ -35,6 +37,31 @@ func Check() error {
 // stands for one.
 func remoteShell(config string) string {
 	return "ssh -F '" + strings.ReplaceAll(config, "'", "''") + "'"
+}
+
+// stopGrace is how long rsync has to end after SIGTERM, when the context
+// ends, before it is killed.
+const stopGrace = 5 * time.Second
+
+// run runs an rsync command made with exec.CommandContext. The context's
+// end sends SIGTERM (rsync ends its ssh itself) and kills it after
+// stopGrace; a caller killed outright (SIGKILL) takes rsync with it, so
+// that nothing goes on writing into what it leaves behind. A non-zero exit
+// is an *Error.
+func run(cmd *exec.Cmd) error {
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = stopGrace
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return err
+	}
+	status := exit.ExitCode()
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		status = 128 + int(ws.Signal())
+	}
+	return &Error{Status: status, Class: Classify(status)}
 }
 
 // Local names a path on the host so that rsync cannot take it for a

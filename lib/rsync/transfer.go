@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // Transfer is one run of rsync over a list of paths, whose statistics are
@@ -83,10 +81,6 @@ func (t Transfer) fileList() io.Reader {
 	return &b
 }
 
-// stopGrace is how long rsync has to end after SIGTERM, when the context
-// ends, before it is killed.
-const stopGrace = 5 * time.Second
-
 // Run runs the transfer and returns rsync's statistics. A failed transfer
 // is an *Error; a cancelled context ends rsync and returns the context's
 // error.
@@ -96,11 +90,6 @@ func (t Transfer) Run(ctx context.Context) (Stats, error) {
 		return Stats{}, ErrMissing
 	}
 	cmd := exec.CommandContext(ctx, path, t.Args()...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = stopGrace
-	// A caller killed outright (SIGKILL) takes its transfer with it, so
-	// that nothing goes on writing into what it leaves behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	env := t.Env
 	if env == nil {
 		env = os.Environ()
@@ -115,18 +104,15 @@ func (t Transfer) Run(ctx context.Context) (Stats, error) {
 		out.w = io.Discard
 	}
 	cmd.Stdout, cmd.Stderr = out, t.Output
-	err = cmd.Run()
+	err = run(cmd)
 	out.flush()
 	if ctx.Err() != nil {
 		return out.stats, ctx.Err()
 	}
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		status := exit.ExitCode()
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			status = 128 + int(ws.Signal())
-		}
-		return out.stats, &Error{Status: status, Class: Classify(status), Stats: out.stats}
+	var failed *Error
+	if errors.As(err, &failed) {
+		failed.Stats = out.stats
+		return out.stats, failed
 	}
 	if err != nil {
 		return out.stats, fmt.Errorf("cannot run %s: %w", path, err)

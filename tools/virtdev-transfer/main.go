@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 
 	"virtdev/lib/cli"
@@ -118,8 +117,8 @@ func run(env *cli.Env, args []string) error {
 		return err
 	}
 	// Before the pre-ssh triggers: they must not fire for nothing.
-	if _, err := exec.LookPath(rsync.Tool); err != nil {
-		return cli.Errorf(exitMissing, "%v", rsync.ErrMissing)
+	if err := rsync.Check(); err != nil {
+		return cli.Errorf(exitMissing, "%v", err)
 	}
 	session, err := sshx.Prepare(env.Ctx, l, t, nil, os.Environ(), env.Stderr, env.Warnf)
 	if err != nil {
