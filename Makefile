@@ -79,7 +79,7 @@ man: $(MANPAGES)
 # OPTIONS, EXIT STATUS) and the completion scripts (one block per program);
 # the tests fail until this has been run after a declaration changed.
 docs:
-	cd tools && VIRTDEV_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestScripts/docs' ./...
+	cd tools && VIRTDEV_UPDATE_DOCS=1 $(GO) test -count=1 -run 'TestScripts/docs|TestSharedCodesDocumented' ./...
 
 # Written to a temporary file first: a page scdoc rejects must not be left
 # behind, half written, as an up-to-date target.

@@ -51,6 +51,10 @@ var (
 	// HostKeyMismatch: SSH refused to talk to what answers on the
 	// machine's port, which is not its guest as virtdev pinned it.
 	HostKeyMismatch = Code{88, "the machine's SSH server presented another host key than the one pinned for it"}
+	// UnitLeftover: the user manager still holds a unit of the machine's
+	// name that does not run, most often one whose file an earlier
+	// manager left, and refuses to make the machine's unit.
+	UnitLeftover = Code{89, "the systemd user manager holds a unit of the machine's name that does not run"}
 
 	Interrupted = Code{130, "interrupted by a signal (SIGINT, SIGTERM or SIGHUP)"}
 )
@@ -61,7 +65,7 @@ var Universal = []Code{Failure, Usage, Interrupted}
 // Shared lists every code above, in numeric order.
 var Shared = []Code{Failure, InvalidName, NotFound, NotRunning, StalePort, CorruptPort, Running,
 	Usage, Output, Locked, KeyMissing, KeyPermissions, SnapshotID, TriggerRefused, Config,
-	NoUserManager, Unusable, NoBase, BaseDamaged, HomeUnusable, Paused, HostKeyMismatch, Interrupted}
+	NoUserManager, Unusable, NoBase, BaseDamaged, HomeUnusable, Paused, HostKeyMismatch, UnitLeftover, Interrupted}
 
 // Coder is an error that stands for one of the shared codes.
 type Coder interface {

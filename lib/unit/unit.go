@@ -419,6 +419,9 @@ type ExistsError struct {
 	Fragment string // the file systemd loaded it from; "" when unknown
 }
 
+// ExitCode is the shared code of the condition.
+func (e *ExistsError) ExitCode() int { return exitcode.UnitLeftover.N }
+
 func (e *ExistsError) Error() string {
 	if e.Fragment == "" {
 		return fmt.Sprintf("systemd already has a unit %s, which does not run\nForget it, then try again: systemctl --user reset-failed %s; systemctl --user daemon-reload", e.Unit, e.Unit)

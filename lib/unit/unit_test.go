@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"virtdev/lib/exitcode"
 )
 
 func TestBusAddress(t *testing.T) {
@@ -133,5 +135,8 @@ func TestExistsErrorNamesTheFix(t *testing.T) {
 	}
 	if msg := (&ExistsError{Unit: "virtdev-p.service"}).Error(); !strings.Contains(msg, "systemctl --user reset-failed virtdev-p.service") {
 		t.Errorf("without a file: %q", msg)
+	}
+	if code, ok := exitcode.Of(e); !ok || code != exitcode.UnitLeftover.N {
+		t.Errorf("exit code %d, %v; want the shared %d", code, ok, exitcode.UnitLeftover.N)
 	}
 }

@@ -146,7 +146,7 @@ session.`,
 		{N: exitReseal, Meaning: "resealing failed; the old base is in place"},
 		{N: exitRecovery, Meaning: "what an interrupted seal or reseal left cannot be put right (the message says where it is)"},
 		exitcode.Output, exitcode.Locked, exitcode.KeyMissing, exitcode.KeyPermissions, exitcode.TriggerRefused,
-		exitcode.Config, exitcode.NoUserManager, exitcode.NoBase, exitcode.BaseDamaged, exitcode.HomeUnusable,
+		exitcode.Config, exitcode.NoUserManager, exitcode.NoBase, exitcode.BaseDamaged, exitcode.HomeUnusable, exitcode.UnitLeftover,
 	},
 	Run: run,
 }
