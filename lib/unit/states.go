@@ -2,20 +2,16 @@ package unit
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/godbus/dbus/v5"
 )
 
 // ActiveStates asks the calling user's systemd manager for the
@@ -118,16 +114,11 @@ func askOnce(ctx context.Context, path string, deadline time.Duration, patterns 
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
-	var out bytes.Buffer
-	fmt.Fprintf(&out, "\x00AUTH EXTERNAL %s\r\nBEGIN\r\n", hex.EncodeToString([]byte(strconv.Itoa(os.Getuid()))))
-	if err := encodeCall(&out, helloSerial, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello"); err != nil {
-		return nil, err
-	}
-	if err := encodeCall(&out, listSerial, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-		"org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", []string{}, patterns); err != nil {
-		return nil, err
-	}
-	if _, err := conn.Write(out.Bytes()); err != nil {
+	hello := methodCall(helloSerial, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello")
+	list := methodCall(listSerial, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		"org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", []string{}, patterns)
+	auth := "\x00AUTH EXTERNAL " + hex.EncodeToString([]byte(strconv.Itoa(os.Getuid()))) + "\r\nBEGIN\r\n"
+	if _, err := conn.Write(slices.Concat([]byte(auth), hello, list)); err != nil {
 		return nil, err
 	}
 	r := bufio.NewReader(conn)
@@ -139,81 +130,18 @@ func askOnce(ctx context.Context, path string, deadline time.Duration, patterns 
 		return nil, fmt.Errorf("authentication refused: %s", strings.TrimSpace(line))
 	}
 	for {
-		msg, err := dbus.DecodeMessage(r)
+		msg, err := readMessage(r)
 		if err != nil {
 			return nil, err
 		}
-		if msg.Type != dbus.TypeMethodReply && msg.Type != dbus.TypeError {
+		if msg.kind != typeMethodReply && msg.kind != typeError {
 			continue
 		}
-		var serial uint32
-		if v, ok := msg.Headers[dbus.FieldReplySerial]; ok {
-			serial, _ = v.Value().(uint32)
+		if msg.kind == typeError && (msg.replySerial == helloSerial || msg.replySerial == listSerial) {
+			return nil, msg.asError()
 		}
-		if msg.Type == dbus.TypeError && (serial == helloSerial || serial == listSerial) {
-			return nil, replyError(msg)
-		}
-		if serial != listSerial {
-			continue
-		}
-		var units []listedUnit
-		if err := dbus.Store(msg.Body, &units); err != nil {
-			return nil, fmt.Errorf("unexpected answer to ListUnitsByPatterns: %w", err)
-		}
-		states := make(map[string]string, len(units))
-		for _, u := range units {
-			states[u.Name] = u.ActiveState
-		}
-		return states, nil
-	}
-}
-
-// listedUnit is one entry of ListUnitsByPatterns' answer, D-Bus type
-// (ssssssouso).
-type listedUnit struct {
-	Name, Description, LoadState, ActiveState, SubState, Following string
-	Path                                                           dbus.ObjectPath
-	JobID                                                          uint32
-	JobType                                                        string
-	JobPath                                                        dbus.ObjectPath
-}
-
-// encodeCall appends a method call to out. godbus numbers the messages of
-// its own connections only, so the serial is written into the encoded
-// header, where the D-Bus specification puts it: the fourth field, after
-// the endianness, type, flags and version bytes and the body length.
-func encodeCall(out *bytes.Buffer, serial uint32, destination, path, iface, member string, args ...any) error {
-	headers := map[dbus.HeaderField]dbus.Variant{
-		dbus.FieldDestination: dbus.MakeVariant(destination),
-		dbus.FieldPath:        dbus.MakeVariant(dbus.ObjectPath(path)),
-		dbus.FieldInterface:   dbus.MakeVariant(iface),
-		dbus.FieldMember:      dbus.MakeVariant(member),
-	}
-	if len(args) > 0 {
-		headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf(args...))
-	}
-	return encodeMessage(out, &dbus.Message{Type: dbus.TypeMethodCall, Headers: headers, Body: args}, serial)
-}
-
-func encodeMessage(out *bytes.Buffer, msg *dbus.Message, serial uint32) error {
-	var b bytes.Buffer
-	if err := msg.EncodeTo(&b, binary.LittleEndian); err != nil {
-		return err
-	}
-	data := b.Bytes()
-	binary.LittleEndian.PutUint32(data[8:12], serial)
-	out.Write(data)
-	return nil
-}
-
-// replyError turns a D-Bus error reply into an error: its name and its
-// message, when it has one.
-func replyError(msg *dbus.Message) error {
-	name, _ := msg.Headers[dbus.FieldErrorName].Value().(string)
-	if len(msg.Body) > 0 {
-		if text, ok := msg.Body[0].(string); ok {
-			return errors.New(name + ": " + text)
+		if msg.replySerial == listSerial {
+			return msg.activeStates()
 		}
 	}
-	return errors.New(name)
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -23,6 +25,16 @@ type fakeBus struct {
 	listError string            // when set, ListUnitsByPatterns fails with this name
 	units     map[string]string // loaded units and their ActiveState
 	patterns  chan []string     // what ListUnitsByPatterns was asked
+	// bigEndian answers in big-endian order, as a bus on such a host
+	// passes on its messages.
+	bigEndian bool
+}
+
+func (f *fakeBus) order() binary.ByteOrder {
+	if f.bigEndian {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
 }
 
 func (f *fakeBus) serve(t *testing.T, c net.Conn) {
@@ -52,19 +64,19 @@ func (f *fakeBus) serve(t *testing.T, c net.Conn) {
 		serial := msg.Serial()
 		switch member {
 		case "Hello":
-			reply(t, &out, serial, ":1.42")
-			signal(t, &out, "NameAcquired", ":1.42")
+			reply(t, &out, f.order(), serial, ":1.42")
+			signal(t, &out, f.order(), "NameAcquired", ":1.42")
 		case "ListUnitsByPatterns":
 			f.patterns <- msg.Body[1].([]string)
 			if f.listError != "" {
-				errorReply(t, &out, serial, f.listError)
+				errorReply(t, &out, f.order(), serial, f.listError)
 				continue
 			}
 			var units []listedUnit
 			for name, state := range f.units {
 				units = append(units, listedUnit{Name: name, LoadState: "loaded", ActiveState: state, Path: "/u", JobPath: "/"})
 			}
-			reply(t, &out, serial, units)
+			reply(t, &out, f.order(), serial, units)
 		default:
 			t.Errorf("unexpected call %s", member)
 		}
@@ -72,35 +84,35 @@ func (f *fakeBus) serve(t *testing.T, c net.Conn) {
 	c.Write(out.Bytes())
 }
 
-func reply(t *testing.T, out *bytes.Buffer, to uint32, body any) {
+func reply(t *testing.T, out *bytes.Buffer, order binary.ByteOrder, to uint32, body any) {
 	headers := map[dbus.HeaderField]dbus.Variant{
 		dbus.FieldReplySerial: dbus.MakeVariant(to),
 		dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf(body)),
 	}
-	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeMethodReply, Headers: headers, Body: []any{body}}, 100+to); err != nil {
+	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeMethodReply, Headers: headers, Body: []any{body}}, 100+to, order); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func errorReply(t *testing.T, out *bytes.Buffer, to uint32, name string) {
+func errorReply(t *testing.T, out *bytes.Buffer, order binary.ByteOrder, to uint32, name string) {
 	headers := map[dbus.HeaderField]dbus.Variant{
 		dbus.FieldReplySerial: dbus.MakeVariant(to),
 		dbus.FieldErrorName:   dbus.MakeVariant(name),
 		dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf("")),
 	}
-	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeError, Headers: headers, Body: []any{"no such thing"}}, 200+to); err != nil {
+	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeError, Headers: headers, Body: []any{"no such thing"}}, 200+to, order); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func signal(t *testing.T, out *bytes.Buffer, member, arg string) {
+func signal(t *testing.T, out *bytes.Buffer, order binary.ByteOrder, member, arg string) {
 	headers := map[dbus.HeaderField]dbus.Variant{
 		dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath("/org/freedesktop/DBus")),
 		dbus.FieldInterface: dbus.MakeVariant("org.freedesktop.DBus"),
 		dbus.FieldMember:    dbus.MakeVariant(member),
 		dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf(arg)),
 	}
-	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeSignal, Headers: headers, Body: []any{arg}}, 300); err != nil {
+	if err := encodeMessage(out, &dbus.Message{Type: dbus.TypeSignal, Headers: headers, Body: []any{arg}}, 300, order); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -134,19 +146,58 @@ func startFakeBus(t *testing.T, f *fakeBus) func(string) string {
 }
 
 func TestActiveStatesAsksOnce(t *testing.T) {
-	f := &fakeBus{auth: "OK 0123456789abcdef\r\n", units: map[string]string{
-		"virtdev-a.service": "active", "virtdev-b.service": "failed",
-	}}
-	getenv := startFakeBus(t, f)
-	states, err := activeStates(context.Background(), getenv, time.Second, []string{"virtdev-*.service"})
+	for _, bigEndian := range []bool{false, true} {
+		for _, units := range []map[string]string{
+			{},
+			{"virtdev-a.service": "active"},
+			{"virtdev-a.service": "active", "virtdev-b.service": "failed", "virtdev-long-name-of-seven.service": "deactivating"},
+		} {
+			f := &fakeBus{auth: "OK 0123456789abcdef\r\n", units: units, bigEndian: bigEndian}
+			getenv := startFakeBus(t, f)
+			states, err := activeStates(context.Background(), getenv, time.Second, []string{"virtdev-*.service", "x.service"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(states, units) {
+				t.Errorf("big-endian %v: states = %v, want %v", bigEndian, states, units)
+			}
+			if got := <-f.patterns; !slices.Equal(got, []string{"virtdev-*.service", "x.service"}) {
+				t.Errorf("asked for %q", got)
+			}
+		}
+	}
+}
+
+// A message cut short, or longer than the protocol allows, is an error,
+// never a panic or a huge allocation.
+func TestReadMessageRefusesDamage(t *testing.T) {
+	var whole bytes.Buffer
+	units := []listedUnit{{Name: "virtdev-a.service", ActiveState: "active", Path: "/u", JobPath: "/"}}
+	reply(t, &whole, binary.LittleEndian, listSerial, units)
+	if m, err := readMessage(bytes.NewReader(whole.Bytes())); err != nil {
+		t.Fatal(err)
+	} else if states, err := m.activeStates(); err != nil || states["virtdev-a.service"] != "active" {
+		t.Fatalf("states = %v, %v", states, err)
+	}
+	for n := range whole.Len() {
+		if _, err := readMessage(bytes.NewReader(whole.Bytes()[:n])); err == nil {
+			t.Errorf("a message cut at byte %d of %d was read", n, whole.Len())
+		}
+	}
+	huge := bytes.Clone(whole.Bytes())
+	binary.LittleEndian.PutUint32(huge[4:], 0xffffffff)
+	if _, err := readMessage(bytes.NewReader(huge)); err == nil || !strings.Contains(err.Error(), "more than the protocol allows") {
+		t.Errorf("a body of 4 GiB: %v", err)
+	}
+	// A body shorter than its array says.
+	short := bytes.Clone(whole.Bytes())
+	m, err := readMessage(bytes.NewReader(short))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(states) != 2 || states["virtdev-a.service"] != "active" || states["virtdev-b.service"] != "failed" {
-		t.Errorf("states = %v", states)
-	}
-	if got := <-f.patterns; !slices.Equal(got, []string{"virtdev-*.service"}) {
-		t.Errorf("asked for %q", got)
+	m.body = m.body[:len(m.body)-3]
+	if _, err := m.activeStates(); err == nil {
+		t.Error("a body cut short was read")
 	}
 }
 
@@ -184,4 +235,31 @@ func TestSocketPath(t *testing.T) {
 			t.Errorf("socketPath(%q) = %q, %v; want %q", address, got, ok, want)
 		}
 	}
+}
+
+// listedUnit is one entry of ListUnitsByPatterns' answer, as godbus
+// encodes it: the fake bus answers through godbus, so that askOnce's own
+// wire format is checked against another implementation both ways.
+type listedUnit struct {
+	Name, Description, LoadState, ActiveState, SubState, Following string
+	Path                                                           dbus.ObjectPath
+	JobID                                                          uint32
+	JobType                                                        string
+	JobPath                                                        dbus.ObjectPath
+}
+
+// encodeMessage appends msg as godbus encodes it in the given byte order,
+// with the given serial: godbus numbers the messages of its own
+// connections only, so the serial is written into the encoded header, the
+// fourth field after the endianness, type, flags and version bytes and
+// the body length.
+func encodeMessage(out *bytes.Buffer, msg *dbus.Message, serial uint32, order binary.ByteOrder) error {
+	var b bytes.Buffer
+	if err := msg.EncodeTo(&b, order); err != nil {
+		return err
+	}
+	data := b.Bytes()
+	order.PutUint32(data[8:12], serial)
+	out.Write(data)
+	return nil
 }
