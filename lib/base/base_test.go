@@ -12,6 +12,7 @@ import (
 
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
+	"virtdev/lib/sshx"
 )
 
 func sealedBase(t *testing.T) layout.Layout {
@@ -38,7 +39,7 @@ func sealedBase(t *testing.T) layout.Layout {
 
 func derive(t *testing.T, l layout.Layout, name string) layout.Machine {
 	t.Helper()
-	if err := Derive(context.Background(), l, name, project.Generation{Number: 1}, t.Logf); err != nil {
+	if err := Derive(context.Background(), l, name, project.Generation{Number: 1}, sshx.MakeHostKey, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 	return l.Project(name)
@@ -152,7 +153,7 @@ func TestDeriveRebuildsDamagedTemplate(t *testing.T) {
 	}
 	var warned []string
 	warn := func(format string, args ...any) { warned = append(warned, fmt.Sprintf(format, args...)) }
-	if err := Derive(context.Background(), l, "second", project.Generation{Number: 1}, warn); err != nil {
+	if err := Derive(context.Background(), l, "second", project.Generation{Number: 1}, sshx.MakeHostKey, warn); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(read(t, l.Project("second").HomeImage), good) {
@@ -191,7 +192,7 @@ func TestWarmDeltas(t *testing.T) {
 		t.Fatalf("cache holds %v, want one entry", entries)
 	}
 	warned := false
-	err = Derive(context.Background(), l, "p", project.Generation{Number: 1}, func(string, ...any) { warned = true })
+	err = Derive(context.Background(), l, "p", project.Generation{Number: 1}, sshx.MakeHostKey, func(string, ...any) { warned = true })
 	if err != nil || warned {
 		t.Errorf("Derive from the warmed cache: %v (warned %v)", err, warned)
 	}

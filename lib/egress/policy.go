@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 )
 
 // Policy decides, connection by connection, whether a guest may reach a
@@ -88,12 +89,17 @@ type special struct {
 	reason string
 }
 
-func ranges(list ...string) []special {
-	s := make([]special, 0, len(list)/2)
-	for i := 0; i < len(list); i += 2 {
-		s = append(s, special{netip.MustParsePrefix(list[i]), list[i+1]})
-	}
-	return s
+// ranges parses the list on its first use: only the network stack of a
+// running machine decides addresses, and every program that links this
+// package would otherwise parse the lists as it starts.
+func ranges(list ...string) func() []special {
+	return sync.OnceValue(func() []special {
+		s := make([]special, 0, len(list)/2)
+		for i := 0; i < len(list); i += 2 {
+			s = append(s, special{netip.MustParsePrefix(list[i]), list[i+1]})
+		}
+		return s
+	})
 }
 
 // reserved4 is every IPv4 range that is not globally routed, from IANA's
@@ -157,20 +163,20 @@ var (
 func Reserved(a netip.Addr) string {
 	a = a.WithZone("")
 	if a.Is4() {
-		return reserved(reserved4, a)
+		return reserved(reserved4(), a)
 	}
 	if !a.IsValid() {
 		return "not an IP address"
 	}
 	if form, v4 := carried(a); form != "" {
 		for _, v := range v4 {
-			if reason := reserved(reserved4, v); reason != "" {
+			if reason := reserved(reserved4(), v); reason != "" {
 				return fmt.Sprintf("%s of %s, %s", form, v, reason)
 			}
 		}
 		return ""
 	}
-	if reason := reserved(reserved6, a); reason != "" {
+	if reason := reserved(reserved6(), a); reason != "" {
 		return reason
 	}
 	if !global6.Contains(a) {

@@ -161,7 +161,7 @@ func TestToolsetCoversTheSeed(t *testing.T) {
 	}
 	for _, tool := range Toolset {
 		for _, p := range append(append([]string{}, tool.Packages...), tool.Trixie...) {
-			if !packagePattern.MatchString(p) {
+			if !packagePattern().MatchString(p) {
 				t.Errorf("%s: %q is not a package name", tool.Seed, p)
 			}
 		}

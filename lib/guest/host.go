@@ -7,18 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 )
 
-var keyPattern = regexp.MustCompile(`^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+=*( [^\r\n]*)?$`)
+var keyPattern = pattern(`^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+=*( [^\r\n]*)?$`)
 
 // ParsePublicKey checks that data is one OpenSSH public key and returns it
 // as the authorized_keys line dev receives.
 func ParsePublicKey(data []byte) (string, error) {
 	key := strings.TrimSpace(string(data))
-	if strings.ContainsAny(key, "\r\n") || !keyPattern.MatchString(key) {
+	if strings.ContainsAny(key, "\r\n") || !keyPattern().MatchString(key) {
 		return "", fmt.Errorf("not one OpenSSH public key line (type, base64 key, optional comment)")
 	}
 	return key, nil

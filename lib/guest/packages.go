@@ -10,7 +10,7 @@ import (
 
 // packagePattern is a Debian package name, optionally with the apt suffixes
 // that pick an architecture, a version or a release.
-var packagePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?([=/][A-Za-z0-9.+~:_-]+)?$`)
+var packagePattern = pattern(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?([=/][A-Za-z0-9.+~:_-]+)?$`)
 
 // PackageError points at the line of a package list that is wrong.
 type PackageError struct {
@@ -25,7 +25,7 @@ func (e *PackageError) Error() string {
 
 // ParsePackages reads a list of Debian packages (see ParseNames).
 func ParsePackages(r io.Reader) ([]string, error) {
-	return ParseNames(r, packagePattern, "a Debian package name")
+	return ParseNames(r, packagePattern(), "a Debian package name")
 }
 
 // ParseNames reads a package list: names separated by spaces or new lines,

@@ -169,7 +169,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		if err != nil {
 			return err
 		}
-		if err := base.Derive(ctx, l, name, g, e.Warnf); err != nil {
+		if err := base.Derive(ctx, l, name, g, sshx.MakeHostKey, e.Warnf); err != nil {
 			return err
 		}
 		e.Infof("Project %s created on base generation %s", name, g)

@@ -19,6 +19,7 @@ import (
 	"virtdev/lib/exitcode"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
+	"virtdev/lib/sshx"
 	"virtdev/lib/term"
 	"virtdev/lib/validate"
 )
@@ -101,7 +102,7 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := base.Derive(env.Ctx, l, name, g, env.Warnf); err != nil {
+	if err := base.Derive(env.Ctx, l, name, g, sshx.MakeHostKey, env.Warnf); err != nil {
 		switch {
 		case env.Ctx.Err() != nil:
 			return cli.Errorf(exitcode.Interrupted.N, "interrupted while creating project %q; nothing was left behind", name)
