@@ -193,7 +193,7 @@ func Resolve(l layout.Layout, project, id string) (string, error) {
 		return id, nil
 	}
 	if !isDir(l.Snapshot(project, id).Dir) {
-		return "", fmt.Errorf("%w: %s", ErrSnapshotNotFound, l.Snapshot(project, id).Dir)
+		return "", fsutil.Absent(ErrSnapshotNotFound, l.Snapshot(project, id).Dir)
 	}
 	return id, nil
 }

@@ -11,10 +11,10 @@ package egress
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"strings"
+
+	"virtdev/lib/fsutil"
 )
 
 // Zone names what a project's guest may reach beyond the host's SSH
@@ -89,16 +89,11 @@ func ReadZoneFile(path string) (zone Zone, warning string) {
 }
 
 func readZoneWord(path string) (string, error) {
-	f, err := os.Open(path)
+	content, truncated, err := fsutil.ReadPrefix(path, maxZoneFile)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	content, err := io.ReadAll(io.LimitReader(f, maxZoneFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(content) > maxZoneFile {
+	if truncated {
 		return "", fmt.Errorf("longer than %d bytes, not a zone name", maxZoneFile)
 	}
 	word := strings.TrimSuffix(string(content), "\n")

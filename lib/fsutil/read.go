@@ -12,7 +12,7 @@ import (
 // project, and os.ReadFile spends several more on each (size probe, poller
 // registration and its undoing, a read to find the end), which dominated
 // their run time. A read of a regular file returns less than asked only at
-// its end, so a file of max bytes or more is reported as truncated.
+// its end, so a file longer than max bytes is reported as truncated.
 func ReadPrefix(path string, max int) (data []byte, truncated bool, err error) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -33,6 +33,21 @@ func ReadPrefix(path string, max int) (data []byte, truncated bool, err error) {
 		return buf[:n], false, nil
 	}
 }
+
+// Absent is sentinel (ErrNoGeneration, ErrNoShutdown, …) for the file at
+// path, which does not exist; its message is "sentinel: path". It is
+// formatted only when printed: list looks for several such files in every
+// project, most of them absent, and formatting each absence cost it more
+// than looking.
+func Absent(sentinel error, path string) error { return &absent{sentinel, path} }
+
+type absent struct {
+	sentinel error
+	path     string
+}
+
+func (e *absent) Error() string { return e.sentinel.Error() + ": " + e.path }
+func (e *absent) Unwrap() error { return e.sentinel }
 
 // excerptLength bounds what a message quotes of a file's content: enough to
 // recognise it, never megabytes of escaped bytes on a terminal.

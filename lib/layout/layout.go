@@ -6,6 +6,7 @@ package layout
 
 import (
 	"path/filepath"
+	"strings"
 
 	"virtdev/lib/config"
 )
@@ -55,14 +56,52 @@ type Base struct {
 	Generation  string
 }
 
-func base(dir string) Base {
-	return Base{
-		Dir:         dir,
-		SystemImage: filepath.Join(dir, "system.qcow2"),
-		HomeImage:   filepath.Join(dir, "home.qcow2"),
-		NVRAM:       filepath.Join(dir, "nvram"),
-		Generation:  filepath.Join(dir, "generation"),
+// in names the file name in dir. Every dir given is made by filepath.Join,
+// so already clean: list derives the paths of every project, and cleaning
+// each of them again cost more than reading the project's files.
+func in(dir, name string) string { return dir + string(filepath.Separator) + name }
+
+// file is one file of a directory: where its path goes, and its name.
+type file struct {
+	path *string
+	name string
+}
+
+// place sets the path of each file, in dir (clean, as for in), the paths
+// sharing one allocation: list derives the paths of every project, and a
+// string apiece was a tenth of its run.
+func place(dir string, files ...file) {
+	n := 0
+	for _, f := range files {
+		n += len(dir) + 1 + len(f.name)
 	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range files {
+		b.WriteString(dir)
+		b.WriteByte(filepath.Separator)
+		b.WriteString(f.name)
+	}
+	all := b.String()
+	for _, f := range files {
+		*f.path, all = all[:len(dir)+1+len(f.name)], all[len(dir)+1+len(f.name):]
+	}
+}
+
+// files are the files of a base.
+func (b *Base) files() []file {
+	return []file{
+		{&b.SystemImage, "system.qcow2"},
+		{&b.HomeImage, "home.qcow2"},
+		{&b.NVRAM, "nvram"},
+		{&b.Generation, "generation"},
+	}
+}
+
+func base(dir string) Base {
+	b := Base{Dir: dir}
+	place(dir, b.files()...)
+	return b
 }
 
 // System is the sealed, read-only base every project derives from.
@@ -108,35 +147,36 @@ type Machine struct {
 
 // MachineAt is the machine name whose directory is dir, for a program
 // that runs in it (the machine's supervisor).
-func MachineAt(name, dir string) Machine { return machine(name, dir) }
+func MachineAt(name, dir string) Machine { return machine(name, filepath.Clean(dir)) }
 
 func machine(name, dir string) Machine {
-	return Machine{
-		Name:     name,
-		Base:     base(dir),
-		Port:     filepath.Join(dir, "port"),
-		Zone:     filepath.Join(dir, "zone"),
-		Monitor:  filepath.Join(dir, "monitor.sock"),
-		Console:  filepath.Join(dir, "console.sock"),
-		Events:   filepath.Join(dir, "events.sock"),
-		QEMUPid:  filepath.Join(dir, "qemu.pid"),
-		Shutdown: filepath.Join(dir, "shutdown"),
-		Report:   filepath.Join(dir, "report"),
-		Manifest: filepath.Join(dir, "manifest"),
-
-		HostKey:    filepath.Join(dir, "ssh_host_ed25519_key"),
-		KnownHosts: filepath.Join(dir, "known_hosts"),
-		SSHConfig:  filepath.Join(dir, "ssh_config"),
-	}
+	m := Machine{Name: name, Base: Base{Dir: dir}}
+	place(dir, append(m.Base.files(),
+		file{&m.Port, "port"},
+		file{&m.Zone, "zone"},
+		file{&m.Monitor, "monitor.sock"},
+		file{&m.Console, "console.sock"},
+		file{&m.Events, "events.sock"},
+		file{&m.QEMUPid, "qemu.pid"},
+		file{&m.Shutdown, "shutdown"},
+		file{&m.Report, "report"},
+		file{&m.Manifest, "manifest"},
+		file{&m.HostKey, "ssh_host_ed25519_key"},
+		file{&m.KnownHosts, "known_hosts"},
+		file{&m.SSHConfig, "ssh_config"},
+	)...)
+	return m
 }
 
 // Projects holds one directory per project.
 func (l Layout) Projects() string { return filepath.Join(l.Home, "projects") }
 
 // Project is a project's machine. The name must already be validated.
-func (l Layout) Project(name string) Machine {
-	return machine(name, filepath.Join(l.Projects(), name))
-}
+func (l Layout) Project(name string) Machine { return machine(name, l.ProjectDir(name)) }
+
+// ProjectDir is Project(name).Dir alone, for those that look at every
+// project's directory and at nothing else in it.
+func (l Layout) ProjectDir(name string) string { return in(l.Projects(), name) }
 
 // Machine resolves a name the runtime programs accept: a project, or the
 // maintenance machine.
@@ -234,14 +274,14 @@ type ProjectConfig struct {
 
 // ProjectConfig locates a project's configuration directory.
 func (l Layout) ProjectConfig(project string) ProjectConfig {
-	dir := filepath.Join(l.ConfigDir, "projects", project)
-	return ProjectConfig{
-		Dir:       dir,
-		SSHConfig: filepath.Join(dir, "ssh_config"),
-		Manifest:  filepath.Join(dir, "manifest"),
-		Provision: filepath.Join(dir, "provision"),
-		Net:       filepath.Join(dir, "net"),
-	}
+	c := ProjectConfig{Dir: filepath.Join(l.ConfigDir, "projects", project)}
+	place(c.Dir,
+		file{&c.SSHConfig, "ssh_config"},
+		file{&c.Manifest, "manifest"},
+		file{&c.Provision, "provision"},
+		file{&c.Net, "net"},
+	)
+	return c
 }
 
 // Trigger is the project's own trigger script for an event.

@@ -46,6 +46,7 @@ func TestPaths(t *testing.T) {
 		{"Projects", l.Projects(), "/v/projects"},
 		{"Project.Name", p.Name, "p"},
 		{"Project.Dir", p.Dir, "/v/projects/p"},
+		{"ProjectDir", l.ProjectDir("p"), "/v/projects/p"},
 		{"Project.SystemImage", p.SystemImage, "/v/projects/p/system.qcow2"},
 		{"Project.HomeImage", p.HomeImage, "/v/projects/p/home.qcow2"},
 		{"Project.NVRAM", p.NVRAM, "/v/projects/p/nvram"},
@@ -60,6 +61,8 @@ func TestPaths(t *testing.T) {
 		{"Project.Zone", p.Zone, "/v/projects/p/zone"},
 		{"Project.HostKey", p.HostKey, "/v/projects/p/ssh_host_ed25519_key"},
 		{"Project.KnownHosts", p.KnownHosts, "/v/projects/p/known_hosts"},
+		{"Project.Report", p.Report, "/v/projects/p/report"},
+		{"Project.SSHConfig", p.SSHConfig, "/v/projects/p/ssh_config"},
 		{"Machine(p).Dir", l.Machine("p").Dir, "/v/projects/p"},
 
 		// The maintenance machine lives in the staging directory, not
@@ -69,6 +72,7 @@ func TestPaths(t *testing.T) {
 		{"Machine(maintenance).Port", m.Port, "/v/maintenance/port"},
 		{"Machine(maintenance).Monitor", m.Monitor, "/v/maintenance/monitor.sock"},
 		{"Machine(maintenance).SystemImage", m.SystemImage, "/v/maintenance/system.qcow2"},
+		{"MachineAt.Shutdown", layout.MachineAt("installer", "/v/installation/.tmp//x/").Shutdown, "/v/installation/.tmp/x/shutdown"},
 
 		{"Unit", layout.Unit("p"), "virtdev-p.service"},
 		{"Unit(maintenance)", layout.Unit(layout.Maintenance), "virtdev-maintenance.service"},

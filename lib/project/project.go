@@ -51,7 +51,7 @@ func List(l layout.Layout) ([]Entry, error) {
 		}
 		// The listing's types spare a stat per project (query programs
 		// read every project).
-		found = append(found, Entry{Name: name, Err: usable(l.Project(name), e.Type())})
+		found = append(found, Entry{Name: name, Err: usable(name, l.ProjectDir(name), e.Type())})
 	}
 	slices.SortFunc(found, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return found, nil
@@ -83,20 +83,20 @@ func Find(l layout.Layout, name string) (layout.Machine, error) {
 	case err != nil:
 		return m, exitcode.Wrap(exitcode.Unusable, err, "project %q cannot be used", name)
 	}
-	return m, usable(m, info.Mode().Type())
+	return m, usable(name, m.Dir, info.Mode().Type())
 }
 
 // usable applies Find's rule to a project directory of the given type (the
 // type bits of its mode, as lstat or a directory listing reports them).
-func usable(m layout.Machine, typ fs.FileMode) error {
+func usable(name, dir string, typ fs.FileMode) error {
 	switch {
 	case typ&fs.ModeSymlink != 0:
-		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", m.Name, m.Dir)
+		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is a symbolic link, and virtdev keeps projects as real directories\nMove the directory it points to into its place (or keep all of VIRTDEV_HOME on the other disk).", name, dir)
 	case !typ.IsDir():
-		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", m.Name, m.Dir, m.Name)
+		return exitcode.New(exitcode.Unusable, "project %q cannot be used: %s is not a directory\nLook at it and move it away; virtdev-create %s makes a new project.", name, dir, name)
 	}
-	if err := syscall.Access(m.Dir, 0o7); err != nil {
-		return exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: m.Dir, Err: err}, "project %q cannot be used", m.Name)
+	if err := syscall.Access(dir, 0o7); err != nil {
+		return exitcode.Wrap(exitcode.Unusable, &fs.PathError{Op: "access", Path: dir, Err: err}, "project %q cannot be used", name)
 	}
 	return nil
 }
@@ -144,7 +144,7 @@ func (e *CorruptError) Error() string {
 func ReadGeneration(path string, allowDetached bool) (Generation, error) {
 	data, truncated, err := fsutil.ReadPrefix(path, maxGenerationFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Generation{}, fmt.Errorf("%w: %s", ErrNoGeneration, path)
+		return Generation{}, fsutil.Absent(ErrNoGeneration, path)
 	}
 	if err != nil {
 		return Generation{}, err

@@ -353,36 +353,31 @@ func ProbeStatus(ctx context.Context, path string, timeout time.Duration) (RunSt
 	if _, err := conn.Write([]byte(`{"execute":"qmp_capabilities"}{"execute":"query-status","id":"status"}`)); err != nil {
 		return "", err
 	}
-	// Greeting, handshake, events: every line until the answer, which
-	// carries the question's id.
+	// Greeting, handshake, events: every message until the answer, which
+	// carries the question's id. They are read as plain JSON values: a
+	// struct would have encoding/json work out its fields by reflection,
+	// which costs these programs more than QEMU takes to answer.
 	dec := json.NewDecoder(conn)
 	for {
-		var msg struct {
-			ID     string          `json:"id"`
-			Return json.RawMessage `json:"return"`
-			Error  *struct {
-				Desc string `json:"desc"`
-			} `json:"error"`
-		}
+		var msg map[string]any
 		if err := dec.Decode(&msg); err != nil {
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("QEMU did not answer query-status on %s within %s", path, timeout)
 			}
 			return "", fmt.Errorf("QMP on %s: %w", path, err)
 		}
-		switch {
-		case msg.Error != nil:
-			return "", fmt.Errorf("QMP on %s: %s", path, msg.Error.Desc)
-		case msg.ID != "status":
+		if failure, ok := msg["error"].(map[string]any); ok {
+			return "", fmt.Errorf("QMP on %s: %v", path, failure["desc"])
+		}
+		if msg["id"] != "status" {
 			continue
 		}
-		var status struct {
-			Status RunState `json:"status"`
+		answer, _ := msg["return"].(map[string]any)
+		if status, _ := answer["status"].(string); status != "" {
+			return RunState(status), nil
 		}
-		if err := json.Unmarshal(msg.Return, &status); err != nil || status.Status == "" {
-			return "", fmt.Errorf("unexpected answer to query-status: %.200s", msg.Return)
-		}
-		return status.Status, nil
+		data, _ := json.Marshal(msg["return"])
+		return "", fmt.Errorf("unexpected answer to query-status: %.200s", data)
 	}
 }
 

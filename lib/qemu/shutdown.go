@@ -108,7 +108,7 @@ const maxShutdownFile = 64 << 10
 func ReadShutdown(path string) (Shutdown, error) {
 	data, truncated, err := fsutil.ReadPrefix(path, maxShutdownFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Shutdown{}, fmt.Errorf("%w: %s", ErrNoShutdown, path)
+		return Shutdown{}, fsutil.Absent(ErrNoShutdown, path)
 	}
 	if err != nil {
 		return Shutdown{}, err

@@ -13,9 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
+	"strconv"
 
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
@@ -212,7 +211,7 @@ func runningZone(m layout.Machine, r *row) {
 }
 
 // table prints the seed's table to out, painted for a terminal.
-func table(env *cli.Env, out io.Writer, list listing) {
+func table(env *cli.Env, out *bufio.Writer, list listing) {
 	p := env.Palette
 	if env.Color != term.ModeYes && !term.IsTerminal(os.Stdout) {
 		p = &term.Palette{}
@@ -221,22 +220,37 @@ func table(env *cli.Env, out io.Writer, list listing) {
 	for _, r := range list.Projects {
 		width = max(width, len(r.Project))
 	}
-	fmt.Fprintf(out, "%-*s %-5s %-8s %-10s %s\n", width, "PROJECT", "PORT", "STATUS", "GENERATION", "ZONE")
-	fmt.Fprintf(out, "%-*s %-5s %-8s %-10s %s\n", width, "-------", "----", "------", "----------", "----")
+	// A cell is padded by the length of its text: escape sequences take
+	// no room. Written without fmt, whose formatting of a hundred rows
+	// was a tenth of a listing's time.
+	cell := func(painted string, text, width int) {
+		out.WriteString(painted)
+		for range max(0, width-text) + 1 {
+			out.WriteByte(' ')
+		}
+	}
+	row := func(project, port, status string, statusText int, gen string, genText int, zone string) {
+		cell(project, len(project), width)
+		cell(port, len(port), 5)
+		cell(status, statusText, 8)
+		cell(gen, genText, 10)
+		out.WriteString(zone)
+		out.WriteByte('\n')
+	}
+	row("PROJECT", "PORT", "STATUS", len("STATUS"), "GENERATION", len("GENERATION"), "ZONE")
+	row("-------", "----", "------", len("------"), "----------", len("----------"), "----")
 	for _, r := range list.Projects {
 		port := "-"
 		if r.Port != nil {
-			port = fmt.Sprint(*r.Port)
+			port = strconv.Itoa(*r.Port)
 		}
 		status := string(r.State.State)
-		// Padding is counted on the text: escape sequences take no room.
-		paintedStatus := p.Paint(status, statusColour(r.State.State), false) + strings.Repeat(" ", max(0, 8-len(status)))
 		gen, colour := "-", term.Colour(0)
 		switch {
 		case r.Detached:
 			gen, colour = "detached", term.Yellow
 		case r.Generation != nil:
-			gen = fmt.Sprint(*r.Generation)
+			gen = strconv.Itoa(*r.Generation)
 		case r.Error != "" && r.State.State != unusable:
 			gen = "?"
 		}
@@ -247,7 +261,6 @@ func table(env *cli.Env, out io.Writer, list listing) {
 		if colour != 0 {
 			paintedGen = p.Paint(gen, colour, false)
 		}
-		paintedGen += strings.Repeat(" ", max(0, 10-len(gen)))
 		zone := r.Zone
 		switch {
 		case r.State.State == unusable:
@@ -258,7 +271,7 @@ func table(env *cli.Env, out io.Writer, list listing) {
 			// The zone that reaches the host's own services stands out.
 			zone = p.Paint(zone, term.Yellow, false)
 		}
-		fmt.Fprintf(out, "%-*s %-5s %s %s %s\n", width, r.Project, port, paintedStatus, paintedGen, zone)
+		row(r.Project, port, p.Paint(status, statusColour(r.State.State), false), len(status), paintedGen, len(gen), zone)
 	}
 	if list.BaseGeneration != nil {
 		env.Infof("Base generation: %d", *list.BaseGeneration)
