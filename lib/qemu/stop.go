@@ -139,7 +139,22 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 		st, err := s.units.WaitDown(watchCtx, s.name)
 		down <- end{st, err}
 	}()
-	presses := make(chan press)
+	// Every round of the power button is reported, until pressLoop ends
+	// and closes reports: once the unit is down, the round under way is
+	// let finish (QEMU has ended, its monitor is closed at once) so that
+	// the press the guest powered off on is counted.
+	reports := make(chan press)
+	presses := reports // nil once pressLoop has ended
+	pressCtx, stopPressing := context.WithCancel(watchCtx)
+	defer func() {
+		stopPressing()
+		// Not waited for: a QEMU that outlived its stop may not answer
+		// the round under way before the monitor's timeout.
+		go func() {
+			for range reports {
+			}
+		}()
+	}()
 
 	// The escalation: SIGTERM once the guest has had its time, SIGKILL
 	// if QEMU survives it, and then nothing more to try.
@@ -169,31 +184,34 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 		if c, err := Examine(ctx, s.m, commandTimeout); err == nil && c.State != StateRunning {
 			s.state = c.State
 		}
+		close(reports)
 		if err := escalate("the stop is forced"); err != nil {
 			return unit.Status{}, err
 		}
 	} else {
-		go s.pressLoop(watchCtx, presses)
+		go s.pressLoop(pressCtx, reports)
 	}
 	toldBusy, unreachable := false, 0
 	for {
 		select {
 		case e := <-down:
+			stopPressing()
+			for p := range reports {
+				s.tell(p)
+			}
 			return e.st, e.err
-		case p := <-presses:
+		case p, ok := <-presses:
+			if !ok {
+				presses = nil
+				continue
+			}
 			var err error
 			if p.err == nil || errors.Is(p.err, ErrMonitorBusy) {
 				unreachable = 0
 			}
-			if p.resumed {
-				s.o.Progress("continued %s, which QEMU had paused (%s), so that the guest sees the power button", s.m.Name, p.found.Reason())
-			}
+			s.tell(p)
 			switch {
-			case p.pressed:
-				if s.presses == 0 {
-					s.o.Progress("pressed the power button of %s (QEMU gets SIGTERM if the guest has not powered off within %s)", s.m.Name, s.o.Timeout)
-				}
-				s.presses++
+			case p.pressed: // told
 			case p.unable() && p.found.State.Halted():
 				if s.sent == "" {
 					return unit.Status{}, p.found.Err(s.m.Name)
@@ -232,19 +250,31 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 	}
 }
 
+// tell counts a round's press, and tells people of the first press and
+// of a machine continued.
+func (s *stopping) tell(p press) {
+	if p.resumed {
+		s.o.Progress("continued %s, which QEMU had paused (%s), so that the guest sees the power button", s.m.Name, p.found.Reason())
+	}
+	if p.pressed {
+		if s.presses == 0 {
+			s.o.Progress("pressed the power button of %s (QEMU gets SIGTERM if the guest has not powered off within %s)", s.m.Name, s.o.Timeout)
+		}
+		s.presses++
+	}
+}
+
 // pressLoop presses the power button now and every PressInterval, each
 // time over a connection of its own, after asking QEMU whether the guest
-// runs: a press while it does not is lost. It ends with ctx, or after
-// finding the guest unable to handle the button.
+// runs: a press while it does not is lost. Each round goes to out, which
+// is closed as pressLoop ends: with ctx, or after finding the guest
+// unable to handle the button.
 func (s *stopping) pressLoop(ctx context.Context, out chan<- press) {
+	defer close(out)
 	for {
 		p := pressOnce(ctx, s.m)
-		select {
-		case out <- p:
-		case <-ctx.Done():
-			return
-		}
-		if p.unable() {
+		out <- p
+		if p.unable() || ctx.Err() != nil {
 			return
 		}
 		select {

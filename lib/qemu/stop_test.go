@@ -41,8 +41,11 @@ func supervisorRecords(u *fakeUnits, m layout.Machine, event *ShutdownEvent) {
 	u.exit(unit.CodeExited, 0)
 }
 
+// fastStop gives the guest timeout, and QEMU half a second after each
+// signal: long enough for the fake supervisor to act on a loaded host,
+// where a tenth of a second sent SIGKILL before it had.
 func fastStop(timeout time.Duration) StopOptions {
-	return StopOptions{Timeout: timeout, ResetFailed: true, PressInterval: 20 * time.Millisecond, KillGrace: 100 * time.Millisecond}
+	return StopOptions{Timeout: timeout, ResetFailed: true, PressInterval: 20 * time.Millisecond, KillGrace: 500 * time.Millisecond}
 }
 
 // The guest ignores the first presses, as a booting guest does, and powers
