@@ -77,12 +77,33 @@ func (s State) Explain(name string) string {
 const QMPTimeout = time.Second
 
 // Read returns the state of each machine: one question to systemd for
-// all their units, and one to each QEMU whose monitor socket is there,
-// over a connection of its own, all at once. An error is the user
-// manager's (a *unit.BusError) or ctx's.
+// all their units, and one to each QEMU that runs, over a connection of
+// its own. One machine's QEMU is asked while systemd is, if its monitor
+// socket is there (Of found its port file: it most likely runs); of many,
+// only those whose units systemd says run are, as soon as it has said so,
+// since looking for every project's socket would cost more than the wait.
+// An error is the user manager's (a *unit.BusError) or ctx's.
 func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 0 {
 		return nil, nil
+	}
+	type answer struct {
+		status qemu.RunState
+		err    error
+	}
+	answers := make([]answer, len(machines))
+	var probes sync.WaitGroup
+	probe := func(i int) {
+		m := machines[i]
+		if _, err := os.Lstat(m.Monitor); err != nil {
+			answers[i].err = err
+			return
+		}
+		probes.Add(1)
+		go func() {
+			defer probes.Done()
+			answers[i].status, answers[i].err = qemu.ProbeStatus(ctx, m.Monitor, QMPTimeout)
+		}()
 	}
 	pattern := layout.Unit("*")
 	if len(machines) == 1 {
@@ -93,34 +114,26 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	go func() {
 		var err error
 		active, err = unit.ActiveStates(ctx, pattern)
+		if err == nil && len(machines) > 1 {
+			for i, m := range machines {
+				if runs(active[layout.Unit(m.Name)]) {
+					probe(i)
+				}
+			}
+		}
 		asked <- err
 	}()
-	type answer struct {
-		status qemu.RunState
-		err    error
-	}
-	answers := make([]answer, len(machines))
-	var wg sync.WaitGroup
-	// QEMU is asked while systemd is: whether its answer counts is
-	// decided once systemd has answered.
-	for i, m := range machines {
-		if _, err := os.Lstat(m.Monitor); err != nil {
-			answers[i].err = err
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i].status, answers[i].err = qemu.ProbeStatus(ctx, m.Monitor, QMPTimeout)
-		}()
+	if len(machines) == 1 {
+		probe(0)
 	}
 	// And meanwhile, what the records say of those that may be stopped.
 	last := make([]string, len(machines))
 	for i, m := range machines {
 		last[i] = LastRun(m)
 	}
-	wg.Wait()
-	if err := <-asked; err != nil {
+	err := <-asked
+	probes.Wait()
+	if err != nil {
 		return nil, err
 	}
 	states := make([]State, len(machines))
@@ -157,13 +170,12 @@ func Of(ctx context.Context, m layout.Machine) (State, error) {
 // the failure to learn it, and for one that does not, how its last run
 // ended when that is worth saying (LastRun).
 func Classify(m layout.Machine, active string, status qemu.RunState, qerr error, last string) State {
-	switch active {
-	case "activating":
+	switch {
+	case active == "activating":
 		return State{State: Starting}
-	case "deactivating":
+	case active == "deactivating":
 		return State{State: Stopping}
-	case "active", "reloading", "refreshing":
-	default:
+	case !runs(active):
 		return State{State: Stopped, Reason: last}
 	}
 	switch {
@@ -181,6 +193,12 @@ func Classify(m layout.Machine, active string, status qemu.RunState, qerr error,
 		return State{State: Stopping, QEMU: status, Reason: reason(m, status)}
 	}
 	return State{State: Paused, QEMU: status, Reason: reason(m, status)}
+}
+
+// runs reports a unit's ActiveState under which its QEMU runs the guest,
+// unless QEMU itself says otherwise.
+func runs(active string) bool {
+	return active == "active" || active == "reloading" || active == "refreshing"
 }
 
 // LastRun explains a stopped machine whose last run ended abnormally, by
