@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
@@ -85,6 +86,12 @@ func Take(ctx context.Context, k Link, manifest Manifest, g project.Generation) 
 			}
 		}
 	}()
+	// Opened before anything is written into it: see finish.
+	partialDir, err := os.Open(partial.Dir)
+	if err != nil {
+		return Taken{}, &WriteError{err}
+	}
+	defer partialDir.Close()
 	if err := writeMetadata(partial, name, manifest, g); err != nil {
 		return Taken{}, &WriteError{err}
 	}
@@ -98,7 +105,7 @@ func Take(ctx context.Context, k Link, manifest Manifest, g project.Generation) 
 		return Taken{Stats: stats}, &NothingError{Source: name + ":" + GuestHome, Manifest: manifest.Path, Entries: manifest.Entries}
 	}
 	final := k.Layout.Snapshot(name, id)
-	if err := finish(partial.Dir, final.Dir); err != nil {
+	if err := finish(partialDir, final.Dir); err != nil {
 		return Taken{Stats: stats}, &WriteError{err}
 	}
 	done = true
@@ -157,94 +164,25 @@ func writeMetadata(s layout.Snapshot, name string, manifest Manifest, g project.
 	return os.Mkdir(s.Tree, 0o700)
 }
 
-// finish puts a complete snapshot in place: its files and directories on
-// disk first, so that after a crash a snapshot with a valid id is whole.
-// (syncfs would flush the whole file system, every other program's writes
-// too, which on a busy host takes far longer than the snapshot's own.)
-func finish(partial, final string) error {
-	if err := syncTree(partial); err != nil {
-		return fmt.Errorf("cannot flush %s to disk: %w", partial, err)
+// finish puts a complete snapshot, the directory dir, in place: on disk
+// first, so that after a crash a snapshot with a valid id is whole.
+//
+// One syncfs flushes the file system dir is on, the snapshot with it:
+// 0.1 s for 10,000 small files on ext4, where an fsync of each, 32 at a
+// time, took 1 to 1.9 s. It writes out what other programs have pending on
+// that file system too: with 1 GB of it pending, it took 0.8 s, no longer
+// than those fsyncs did. It reports any write-back error on that file
+// system since dir was opened (Linux 5.8 and later), and dir is opened
+// before rsync writes: an error another program's syncfs saw first is not
+// lost to this one.
+func finish(dir *os.File, final string) error {
+	if err := unix.Syncfs(int(dir.Fd())); err != nil {
+		return fmt.Errorf("cannot flush %s to disk: %w", dir.Name(), err)
 	}
-	if err := os.Rename(partial, final); err != nil {
+	if err := os.Rename(dir.Name(), final); err != nil {
 		return err
 	}
 	return fsutil.SyncDir(filepath.Dir(final))
-}
-
-// syncWorkers is how many files are flushed at once: file systems commit
-// the flushes that come together as one (ext4 takes 10,000 small files in
-// under a second so, against ten seconds one after the other).
-const syncWorkers = 32
-
-// syncTree flushes every regular file of a tree to disk, then every
-// directory (symbolic links are entries of theirs).
-func syncTree(root string) error {
-	var files, dirs []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir():
-			dirs = append(dirs, path)
-		case d.Type().IsRegular():
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, batch := range [][]string{files, dirs} {
-		if err := syncAll(batch); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// syncAll flushes files, syncWorkers at a time, and returns the first
-// failure.
-func syncAll(paths []string) error {
-	work := make(chan string)
-	failures := make(chan error, syncWorkers)
-	var wg sync.WaitGroup
-	for range syncWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var first error
-			for path := range work {
-				if err := fsync(path); err != nil && first == nil {
-					first = err
-				}
-			}
-			failures <- first
-		}()
-	}
-	for _, p := range paths {
-		work <- p
-	}
-	close(work)
-	wg.Wait()
-	close(failures)
-	for err := range failures {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func fsync(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // missing are the entries a snapshot's tree does not hold.

@@ -1,38 +1,45 @@
 package backup
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-func TestSyncTree(t *testing.T) {
+// A flushed snapshot takes its final name; one whose flush failed keeps
+// its partial one, so that nothing looks complete that may not be on disk.
+func TestFinish(t *testing.T) {
 	root := t.TempDir()
-	for i := range 100 {
-		dir := filepath.Join(root, fmt.Sprint(i%7))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink("nowhere", filepath.Join(root, "dangling")); err != nil {
+	partial, final := filepath.Join(root, "10-00-00.partial"), filepath.Join(root, "10-00-00")
+	if err := os.MkdirAll(filepath.Join(partial, "tree", "d"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := syncTree(root); err != nil {
-		t.Errorf("syncTree: %v", err)
+	if err := os.WriteFile(filepath.Join(partial, "tree", "d", "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if os.Geteuid() != 0 {
-		unreadable := filepath.Join(root, "0", "0")
-		if err := os.Chmod(unreadable, 0); err != nil {
-			t.Fatal(err)
-		}
-		if err := syncTree(root); !errors.Is(err, fs.ErrPermission) {
-			t.Errorf("syncTree with an unreadable file: %v, want a permission error", err)
-		}
+	dir, err := os.Open(partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir.Close()
+	if err := finish(dir, final); err == nil {
+		t.Error("finish with a flush that failed succeeded")
+	}
+	if _, err := os.Stat(final); err == nil {
+		t.Fatal("a snapshot whose flush failed was put in place")
+	}
+
+	if dir, err = os.Open(partial); err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	if err := finish(dir, final); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	if content, err := os.ReadFile(filepath.Join(final, "tree", "d", "f")); err != nil || string(content) != "x" {
+		t.Errorf("the snapshot in place holds %q, %v", content, err)
+	}
+	if _, err := os.Stat(partial); err == nil {
+		t.Error("the partial snapshot is still there")
 	}
 }

@@ -67,11 +67,17 @@ func run(cmd *exec.Cmd) error {
 // Local names a path on the host so that rsync cannot take it for a
 // remote one: rsync reads a colon before the first slash as "host:path".
 func Local(path string) string {
-	colon, slash := strings.IndexByte(path, ':'), strings.IndexByte(path, '/')
-	if colon >= 0 && (slash < 0 || colon < slash) {
+	if remote(path) {
 		return "./" + path
 	}
 	return path
+}
+
+// remote tells whether rsync takes path for a machine's: a colon before
+// the first slash.
+func remote(path string) bool {
+	colon, slash := strings.IndexByte(path, ':'), strings.IndexByte(path, '/')
+	return colon >= 0 && (slash < 0 || colon < slash)
 }
 
 // Class is what kind of failure an rsync exit status stands for.

@@ -22,9 +22,9 @@ type Transfer struct {
 	// Command{Host: alias}.Remote(path).
 	Source, Dest string
 	// Files, when set, are exactly the paths to transfer, relative to
-	// Source, each with what lies under it (rsync's --files-from, handed
-	// over on rsync's standard input). Paths that do not exist are
-	// skipped without an error; Stats.Files tells whether any did.
+	// Source, each with what lies under it and kept at the same path
+	// under Dest. Paths that do not exist are skipped without an error;
+	// Stats.Files tells whether any did.
 	Files []string
 	// Options are rsync options added to Archive.
 	Options []string
@@ -50,8 +50,16 @@ type Stats struct {
 }
 
 // Args is rsync's argv after the program name.
+//
+// Files are source arguments, Source/./path with --relative (what follows
+// "/./" is recreated under Dest), sent over rsync's protocol (-s), so that
+// no shell reads them. They are not a --files-from list: rsync 3.5's
+// sender reaches every file under paths listed that way component by
+// component (7 opens and 8 stats a file, against 3 and 2), which in a guest
+// under emulation made a backup of 10,000 small files take 1.5 to 2
+// seconds longer than rsync of their directory (bench/backup.sh).
 func (t Transfer) Args() []string {
-	args := append([]string{"-e", remoteShell(t.SSHConfig)}, Archive...)
+	args := append([]string{"-s", "-e", remoteShell(t.SSHConfig)}, Archive...)
 	args = append(args, t.Options...)
 	// The statistics are read back (Stats), for the program; the
 	// progress is for people.
@@ -59,26 +67,39 @@ func (t Transfer) Args() []string {
 	if t.Progress {
 		args = append(args, "--info=progress2")
 	}
-	if t.Files != nil {
-		args = append(args, "--ignore-missing-args", "--from0", "--files-from=-")
+	if t.Files == nil {
+		return append(args, "--", t.Source, t.Dest)
 	}
-	return append(args, "--", t.Source, t.Dest)
+	args = append(args, "--relative", "--ignore-missing-args", "--")
+	for _, f := range t.Files {
+		if remote(t.Source) {
+			f = literal(f)
+		}
+		args = append(args, strings.TrimSuffix(t.Source, "/")+"/./"+f)
+	}
+	return append(args, t.Dest)
 }
 
-// fileList is Files as rsync reads them. Each path starts with "/": rsync
-// takes a listed path that starts with '#' or ';' for a comment, even
-// NUL-separated, and strips a leading slash from the paths it reads (they
-// are always relative to Source), so nothing else changes. ("./" would
-// serve too, but makes rsync transfer the source directory itself, whose
-// attributes would then be laid over the destination's.)
-func (t Transfer) fileList() io.Reader {
-	var b bytes.Buffer
-	for _, f := range t.Files {
-		b.WriteString("/")
-		b.WriteString(f)
-		b.WriteByte(0)
+// literal keeps the rsync on the machine's side from reading a path as a
+// pattern: it expands the *, ? and [ of the arguments it is sent, one
+// path component at a time, and a component that holds one of them is
+// matched with a backslash making the next character literal.
+func literal(path string) string {
+	parts := strings.Split(path, "/")
+	for i, part := range parts {
+		if !strings.ContainsAny(part, "*?[") {
+			continue // taken as it is, backslashes included
+		}
+		var b strings.Builder
+		for _, r := range part {
+			if strings.ContainsRune(`*?[\`, r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		parts[i] = b.String()
 	}
-	return &b
+	return strings.Join(parts, "/")
 }
 
 // Run runs the transfer and returns rsync's statistics. A failed transfer
@@ -96,9 +117,6 @@ func (t Transfer) Run(ctx context.Context) (Stats, error) {
 	}
 	// The statistics are parsed: in English, whatever the user's locale.
 	cmd.Env = append(env, "LC_ALL=C")
-	if t.Files != nil {
-		cmd.Stdin = t.fileList()
-	}
 	out := &output{w: t.Output}
 	if out.w == nil {
 		out.w = io.Discard

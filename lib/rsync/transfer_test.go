@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,20 +15,40 @@ import (
 
 func TestRemoteShell(t *testing.T) {
 	args := Transfer{SSHConfig: "/it's/ssh_config"}.Args()
-	if args[1] != "ssh -F '/it''s/ssh_config'" {
-		t.Errorf("-e %q", args[1])
+	if shell := args[slices.Index(args, "-e")+1]; shell != "ssh -F '/it''s/ssh_config'" {
+		t.Errorf("-e %q", shell)
 	}
 }
 
 func TestTransferArgs(t *testing.T) {
-	args := Transfer{SSHConfig: "/c", Source: Command{Host: "virtdev-p"}.Remote("/home/dev/"), Dest: "/t/", Files: []string{"a"}, Progress: true}.Args()
-	for _, want := range []string{"-e", "ssh -F '/c'", "--stats", "--info=progress2", "--from0", "--files-from=-", "--ignore-missing-args", "--no-devices"} {
+	args := Transfer{SSHConfig: "/c", Source: Command{Host: "virtdev-p"}.Remote("/home/dev/"), Dest: "/t/", Files: []string{"a", "b*/c"}, Progress: true}.Args()
+	for _, want := range []string{"-s", "-e", "ssh -F '/c'", "--stats", "--info=progress2", "--relative", "--ignore-missing-args", "--no-devices"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}
 	}
-	if tail := args[len(args)-3:]; !slices.Equal(tail, []string{"--", "virtdev-p:/home/dev/", "/t/"}) {
+	if tail := args[len(args)-4:]; !slices.Equal(tail, []string{"--", "virtdev-p:/home/dev/./a", `virtdev-p:/home/dev/./b\*/c`, "/t/"}) {
 		t.Errorf("args end with %q", tail)
+	}
+	// On the host's side, nothing expands a name.
+	args = Transfer{Source: "/snap/tree/", Dest: "virtdev-p:/home/dev/", Files: []string{"b*/c"}}.Args()
+	if tail := args[len(args)-2:]; !slices.Equal(tail, []string{"/snap/tree/./b*/c", "virtdev-p:/home/dev/"}) {
+		t.Errorf("args end with %q", tail)
+	}
+}
+
+func TestLiteral(t *testing.T) {
+	for path, want := range map[string]string{
+		"plain/name":       "plain/name",
+		`back\slash/x`:     `back\slash/x`,
+		"a*b/c?/[x]/d":     `a\*b/c\?/\[x]/d`,
+		`both\and*/`:       `both\\and\*/`,
+		"dir*/":            `dir\*/`,
+		"spaces and 'q'/?": `spaces and 'q'/\?`,
+	} {
+		if got := literal(path); got != want {
+			t.Errorf("literal(%q) = %q, want %q", path, got, want)
+		}
 	}
 }
 
@@ -128,6 +149,44 @@ func TestRunFiles(t *testing.T) {
 	stats, err = Transfer{SSHConfig: "/unused", Source: src + "/", Dest: t.TempDir() + "/", Files: []string{"gone", "also/gone/"}}.Run(context.Background())
 	if err != nil || stats.Files != 0 {
 		t.Errorf("only missing paths: %+v, %v; want no files and no error", stats, err)
+	}
+}
+
+// A real rsync at both ends, the machine's reached through an ssh that
+// runs it here: a listed name with wildcards in it is that file alone,
+// whatever else they would match.
+func TestRunRemoteNames(t *testing.T) {
+	needRsync(t)
+	bin, src, dst := t.TempDir(), t.TempDir(), t.TempDir()
+	// ssh -F config host command...
+	write(t, filepath.Join(bin, "ssh"), "#!/bin/sh\nshift 3\nexec \"$@\"\n")
+	if err := os.Chmod(filepath.Join(bin, "ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	for _, name := range []string{"a*b", "aXb", "q?", "qZ", "[x]", "x", `back\slash`, "dir*/f", "dirY/f"} {
+		write(t, filepath.Join(src, name), name)
+	}
+	stats, err := Transfer{
+		SSHConfig: "/unused", Source: Command{Host: "virtdev-p"}.Remote(src + "/"), Dest: dst + "/",
+		Files: []string{"a*b", "q?", "[x]", `back\slash`, "dir*/", "missing*"},
+	}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(dst, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dst, path)
+			got = append(got, rel)
+		}
+		return err
+	})
+	if want := []string{"[x]", "a*b", `back\slash`, "dir*/f", "q?"}; !slices.Equal(got, want) {
+		t.Errorf("transferred %q, want %q", got, want)
+	}
+	if stats.Files != 6 {
+		t.Errorf("stats %+v, want 6 files (dir* and what is in it)", stats)
 	}
 }
 

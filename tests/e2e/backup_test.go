@@ -101,8 +101,11 @@ func TestBackupRestore(t *testing.T) {
 	home := "/home/dev/" + treeDir + "/tree"
 	want := s.guestTree(t, p, home)
 
+	// A name with wildcards in it, beside names they would match.
+	s.ok(t, time.Minute, "virtdev-ssh", p, "--", "cd /home/dev/"+treeDir+" && echo listed > 'glob[1]*?' && echo decoy > glob1xy")
+
 	// A path the guest does not have, beside real ones, is skipped.
-	s.write(t, manifest, "# the backup tests' tree\n"+treeDir+"/tree/\n"+treeDir+"/absent\n")
+	s.write(t, manifest, "# the backup tests' tree\n"+treeDir+"/tree/\n"+treeDir+"/absent\n"+treeDir+"/glob[1]*?\n")
 	began := time.Now()
 	r := s.run(t, 10*time.Minute, "virtdev-backup", p)
 	took := time.Since(began)
@@ -119,6 +122,12 @@ func TestBackupRestore(t *testing.T) {
 	}
 	snapshot, id := strings.TrimSpace(r.stdout), m[1]
 	sameTree(t, "the snapshot", want, hostTree(t, filepath.Join(snapshot, "tree", treeDir, "tree")))
+	if got := s.read(t, filepath.Join(snapshot, "tree", treeDir, "glob[1]*?")); got != "listed\n" {
+		t.Errorf("the file named with wildcards holds %q", got)
+	}
+	if _, err := os.Lstat(filepath.Join(snapshot, "tree", treeDir, "glob1xy")); err == nil {
+		t.Error("a name with wildcards was taken for a pattern: a file it matches was backed up")
+	}
 	if got := s.read(t, filepath.Join(snapshot, "project")); got != p+"\n" {
 		t.Errorf("the snapshot's project marker holds %q", got)
 	}
