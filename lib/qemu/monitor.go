@@ -1,6 +1,8 @@
 package qemu
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -354,16 +356,34 @@ func ProbeStatus(ctx context.Context, path string, timeout time.Duration) (RunSt
 		return "", err
 	}
 	// Greeting, handshake, events: every message until the answer, which
-	// carries the question's id. They are read as plain JSON values: a
-	// struct would have encoding/json work out its fields by reflection,
-	// which costs these programs more than QEMU takes to answer.
-	dec := json.NewDecoder(conn)
+	// carries the question's id. QEMU writes each message on a line of its
+	// own, and only a line that names a status or an error is decoded, as
+	// plain JSON values: decoding the rest, or into a struct (whose fields
+	// encoding/json works out by reflection), cost these programs more
+	// than QEMU takes to answer.
+	r := bufio.NewReader(conn)
 	for {
-		var msg map[string]any
-		if err := dec.Decode(&msg); err != nil {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
 			if ctx.Err() != nil {
 				return "", fmt.Errorf("QEMU did not answer query-status on %s within %s", path, timeout)
 			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				// A long greeting or event, never the answer: skip it.
+				for errors.Is(err, bufio.ErrBufferFull) {
+					_, err = r.ReadSlice('\n')
+				}
+				if err == nil {
+					continue
+				}
+			}
+			return "", fmt.Errorf("QMP on %s: %w", path, err)
+		}
+		if !bytes.Contains(line, []byte(`"status"`)) && !bytes.Contains(line, []byte(`"error"`)) {
+			continue
+		}
+		var msg map[string]any
+		if err := json.Unmarshal(line, &msg); err != nil {
 			return "", fmt.Errorf("QMP on %s: %w", path, err)
 		}
 		if failure, ok := msg["error"].(map[string]any); ok {

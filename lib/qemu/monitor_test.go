@@ -173,11 +173,15 @@ func TestChardevInUse(t *testing.T) {
 }
 
 // ProbeStatus writes its question before QEMU greets, and skips what
-// comes before the answer.
+// comes before the answer, however long.
 func TestProbeStatus(t *testing.T) {
 	path := filepath.Join(longMachineDir(t), "monitor.sock")
 	f := newFakeQMP(t, path, StateIOError)
-	f.onReady = func() { f.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}`) }
+	f.onReady = func() {
+		f.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}`)
+		// Longer than any buffer: skipped whole, "status" and all.
+		f.send(`{"event": "JOB_STATUS_CHANGE", "data": {"id": "` + strings.Repeat("j", 10000) + `", "status": "running"}}`)
+	}
 	state, err := ProbeStatus(context.Background(), path, time.Second)
 	if err != nil || state != StateIOError {
 		t.Fatalf("ProbeStatus = %q, %v; want io-error", state, err)
