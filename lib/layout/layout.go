@@ -272,9 +272,13 @@ type ProjectConfig struct {
 	Net string
 }
 
+// ProjectConfigs holds the configuration directory of each project that
+// has one.
+func (l Layout) ProjectConfigs() string { return filepath.Join(l.ConfigDir, "projects") }
+
 // ProjectConfig locates a project's configuration directory.
 func (l Layout) ProjectConfig(project string) ProjectConfig {
-	c := ProjectConfig{Dir: filepath.Join(l.ConfigDir, "projects", project)}
+	c := ProjectConfig{Dir: in(l.ProjectConfigs(), project)}
 	place(c.Dir,
 		file{&c.SSHConfig, "ssh_config"},
 		file{&c.Manifest, "manifest"},

@@ -87,6 +87,7 @@ func TestPaths(t *testing.T) {
 		{"UserSSHConfig", l.UserSSHConfig(), "/home/u/.config/virtdev/ssh_config"},
 		{"Trigger", l.Trigger("pre-ssh"), "/home/u/.config/virtdev/triggers/pre-ssh"},
 		{"MaintenanceHook", l.MaintenanceHook("provision"), "/home/u/.config/virtdev/maintenance/provision"},
+		{"ProjectConfigs", l.ProjectConfigs(), "/home/u/.config/virtdev/projects"},
 		{"ProjectConfig.Dir", pc.Dir, "/home/u/.config/virtdev/projects/p"},
 		{"ProjectConfig.SSHConfig", pc.SSHConfig, "/home/u/.config/virtdev/projects/p/ssh_config"},
 		{"ProjectConfig.Manifest", pc.Manifest, "/home/u/.config/virtdev/projects/p/manifest"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 
 	"virtdev/lib/egress"
@@ -46,4 +47,27 @@ func Zone(m layout.Machine) (egress.Zone, error) {
 // zone; the zone is then egress.Strictest.
 func ConfiguredZone(l layout.Layout, name string) (zone egress.Zone, warning string) {
 	return egress.ReadZoneFile(l.ProjectConfig(name).Net)
+}
+
+// ConfiguredZones is ConfiguredZone for each of names. The projects'
+// configuration directories are listed once, and only the projects that
+// have one are looked at: list asks for every project, and most have no
+// configuration.
+func ConfiguredZones(l layout.Layout, names []string) (zones []egress.Zone, warnings []string) {
+	zones, warnings = make([]egress.Zone, len(names)), make([]string, len(names))
+	entries, err := os.ReadDir(l.ProjectConfigs())
+	configured := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		configured[e.Name()] = true
+	}
+	for i, name := range names {
+		// Unless the listing failed for another reason than there being
+		// no directory, which each project's look then tells.
+		if err == nil && !configured[name] || errors.Is(err, fs.ErrNotExist) {
+			zones[i] = egress.Default
+			continue
+		}
+		zones[i], warnings[i] = ConfiguredZone(l, name)
+	}
+	return zones, warnings
 }

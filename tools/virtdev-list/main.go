@@ -122,6 +122,7 @@ func run(env *cli.Env, _ []string) error {
 		list.BaseGeneration = &current.Number
 	}
 	var machines []layout.Machine
+	var names []string
 	var usable []int
 	for i, e := range entries {
 		r := &list.Projects[i]
@@ -131,16 +132,19 @@ func run(env *cli.Env, _ []string) error {
 			continue
 		}
 		machines = append(machines, l.Project(e.Name))
+		names = append(names, e.Name)
 		usable = append(usable, i)
 	}
 	// The generation and zone files are read while systemd and QEMU are
-	// asked.
+	// asked. The zone is the one virtdev-start would choose, what a
+	// machine that does not run shows.
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
+		zones, warnings := project.ConfiguredZones(l, names)
 		for j, i := range usable {
 			generation(machines[j], current, &list.Projects[i])
-			configuredZone(l, machines[j], &list.Projects[i])
+			list.Projects[i].Zone, list.Projects[i].zoneWarning = string(zones[j]), warnings[j]
 		}
 	}()
 	states, err := state.Read(env.Ctx, machines)
@@ -193,14 +197,8 @@ func generation(m layout.Machine, current *project.Generation, r *row) {
 	}
 }
 
-// configuredZone fills in the zone virtdev-start would choose for r's
-// machine: what a machine that does not run shows.
-func configuredZone(l layout.Layout, m layout.Machine, r *row) {
-	z, warning := project.ConfiguredZone(l, m.Name)
-	r.Zone, r.zoneWarning = string(z), warning
-}
-
-// runningZone replaces it, for a machine that runs, by the zone it runs in.
+// runningZone replaces the zone virtdev-start would choose, for a machine
+// that runs, by the zone it runs in.
 func runningZone(m layout.Machine, r *row) {
 	switch z, err := project.Zone(m); {
 	case err != nil:
