@@ -52,14 +52,17 @@ type Stats struct {
 // Args is rsync's argv after the program name.
 //
 // Files are source arguments, Source/./path with --relative (what follows
-// "/./" is recreated under Dest), sent over rsync's protocol (-s), so that
-// no shell reads them. They are not a --files-from list: rsync 3.5's
+// "/./" is recreated under Dest), on the machine's rsync command line,
+// where rsync escapes them from the machine's shell (see Run). They are
+// not sent over rsync's protocol (-s) so that the paths stay in the
+// command the machine is given, which the tests' stand-in for ssh maps
+// onto a directory of the host. They are not a --files-from list: rsync 3.5's
 // sender reaches every file under paths listed that way component by
 // component (7 opens and 8 stats a file, against 3 and 2), which in a guest
 // under emulation made a backup of 10,000 small files take 1.5 to 2
 // seconds longer than rsync of their directory (bench/backup.sh).
 func (t Transfer) Args() []string {
-	args := append([]string{"-s", "-e", remoteShell(t.SSHConfig)}, Archive...)
+	args := append([]string{"-e", remoteShell(t.SSHConfig)}, Archive...)
 	args = append(args, t.Options...)
 	// The statistics are read back (Stats), for the program; the
 	// progress is for people.
@@ -116,7 +119,10 @@ func (t Transfer) Run(ctx context.Context) (Stats, error) {
 		env = os.Environ()
 	}
 	// The statistics are parsed: in English, whatever the user's locale.
-	cmd.Env = append(env, "LC_ALL=C")
+	// RSYNC_OLD_ARGS=0: the arguments for the machine are escaped from its
+	// shell (rsync's default since 3.2.4) whatever the caller's environment
+	// says, so that no path is split or expanded there.
+	cmd.Env = append(env, "LC_ALL=C", "RSYNC_OLD_ARGS=0")
 	out := &output{w: t.Output}
 	if out.w == nil {
 		out.w = io.Discard

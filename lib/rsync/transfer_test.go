@@ -22,7 +22,7 @@ func TestRemoteShell(t *testing.T) {
 
 func TestTransferArgs(t *testing.T) {
 	args := Transfer{SSHConfig: "/c", Source: Command{Host: "virtdev-p"}.Remote("/home/dev/"), Dest: "/t/", Files: []string{"a", "b*/c"}, Progress: true}.Args()
-	for _, want := range []string{"-s", "-e", "ssh -F '/c'", "--stats", "--info=progress2", "--relative", "--ignore-missing-args", "--no-devices"} {
+	for _, want := range []string{"-e", "ssh -F '/c'", "--stats", "--info=progress2", "--relative", "--ignore-missing-args", "--no-devices"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}
@@ -158,18 +158,24 @@ func TestRunFiles(t *testing.T) {
 func TestRunRemoteNames(t *testing.T) {
 	needRsync(t)
 	bin, src, dst := t.TempDir(), t.TempDir(), t.TempDir()
-	// ssh -F config host command...
-	write(t, filepath.Join(bin, "ssh"), "#!/bin/sh\nshift 3\nexec \"$@\"\n")
+	// ssh -F config host command...: as sshd does, the words joined are
+	// the command a shell runs.
+	write(t, filepath.Join(bin, "ssh"), "#!/bin/sh\nshift 3\ncd \"$GUEST_HOME\" && exec sh -c \"$*\"\n")
 	if err := os.Chmod(filepath.Join(bin, "ssh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
-	for _, name := range []string{"a*b", "aXb", "q?", "qZ", "[x]", "x", `back\slash`, "dir*/f", "dirY/f"} {
+	home := t.TempDir()
+	t.Setenv("GUEST_HOME", home)
+	// An environment asking for rsync's old, unescaped arguments changes
+	// nothing.
+	t.Setenv("RSYNC_OLD_ARGS", "1")
+	for _, name := range []string{"a*b", "aXb", "q?", "qZ", "[x]", "x", `back\slash`, "dir*/f", "dirY/f", "two words", "$(touch pwned)"} {
 		write(t, filepath.Join(src, name), name)
 	}
 	stats, err := Transfer{
 		SSHConfig: "/unused", Source: Command{Host: "virtdev-p"}.Remote(src + "/"), Dest: dst + "/",
-		Files: []string{"a*b", "q?", "[x]", `back\slash`, "dir*/", "missing*"},
+		Files: []string{"a*b", "q?", "[x]", `back\slash`, "dir*/", "missing*", "two words", "$(touch pwned)"},
 	}.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -182,11 +188,14 @@ func TestRunRemoteNames(t *testing.T) {
 		}
 		return err
 	})
-	if want := []string{"[x]", "a*b", `back\slash`, "dir*/f", "q?"}; !slices.Equal(got, want) {
+	if want := []string{"$(touch pwned)", "[x]", "a*b", `back\slash`, "dir*/f", "q?", "two words"}; !slices.Equal(got, want) {
 		t.Errorf("transferred %q, want %q", got, want)
 	}
-	if stats.Files != 6 {
-		t.Errorf("stats %+v, want 6 files (dir* and what is in it)", stats)
+	if stats.Files != 8 {
+		t.Errorf("stats %+v, want 8 files (dir* and what is in it)", stats)
+	}
+	if _, err := os.Stat(filepath.Join(home, "pwned")); err == nil {
+		t.Error("a name was run by the shell")
 	}
 }
 
