@@ -52,7 +52,7 @@ type Command struct {
 	// such a program's whole work. A query also runs its goroutines on one
 	// thread: it mostly waits for others (systemd, QEMU), and a second
 	// thread of the Go scheduler's, looking for work meanwhile, takes CPU
-	// time from the answers waited for (5% of virtdev-status's run on two
+	// time from the answers waited for (3% of virtdev-status's run on two
 	// CPUs, bench/access.sh).
 	Query bool
 	// OwnSignals marks a program that catches SIGINT, SIGTERM and SIGHUP

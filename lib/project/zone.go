@@ -61,8 +61,9 @@ func ConfiguredZones(l layout.Layout, names []string) (zones []egress.Zone, warn
 		configured[e.Name()] = true
 	}
 	for i, name := range names {
-		// Unless the listing failed for another reason than there being
-		// no directory, which each project's look then tells.
+		// A project without a configuration directory has no net file;
+		// when the directories cannot be listed, each project's own look
+		// says why.
 		if err == nil && !configured[name] || errors.Is(err, fs.ErrNotExist) {
 			zones[i] = egress.Default
 			continue
