@@ -54,9 +54,11 @@ type Stats struct {
 // Files are source arguments, Source/./path with --relative (what follows
 // "/./" is recreated under Dest), on the machine's rsync command line,
 // where rsync escapes them from the machine's shell (see Run). They are
-// not sent over rsync's protocol (-s) so that the paths stay in the
-// command the machine is given, which the tests' stand-in for ssh maps
-// onto a directory of the host. They are not a --files-from list: rsync 3.5's
+// not sent over rsync's protocol (-s): on the command line they say what
+// is read or written to whatever sees the command the machine runs (a
+// restricted shell, which refuses -s; the machine's logs; the tools'
+// tests, whose stand-in for ssh maps /home/dev onto a host directory).
+// They are not a --files-from list: rsync 3.5's
 // sender reaches every file under paths listed that way component by
 // component (7 opens and 8 stats a file, against 3 and 2), which in a guest
 // under emulation made a backup of 10,000 small files take 1.5 to 2
