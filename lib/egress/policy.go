@@ -2,7 +2,6 @@ package egress
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 )
@@ -15,8 +14,11 @@ type Policy struct {
 	Zone Zone
 	// HostAddrs lists the host's own addresses, which WAN refuses even
 	// when they are public: services bound to them are the host's. It is
-	// called at every decision, since interfaces come and go; nil reads
-	// the host's interfaces.
+	// called at every decision, since interfaces come and go. netstack
+	// reads the host's interfaces; nil knows none, and WAN then refuses
+	// everything, since it cannot tell the host's addresses from others.
+	// (Listing interfaces needs package net, which the programs that only
+	// read a zone should not load.)
 	HostAddrs func() ([]netip.Addr, error)
 }
 
@@ -46,11 +48,10 @@ func (p Policy) Check(a netip.Addr) error {
 	if reason := Reserved(a); reason != "" {
 		return refuse(reason)
 	}
-	hostAddrs := p.HostAddrs
-	if hostAddrs == nil {
-		hostAddrs = InterfaceAddrs
+	if p.HostAddrs == nil {
+		return refuse("the host's own addresses cannot be listed (no way to list them was given)")
 	}
-	own, err := hostAddrs()
+	own, err := p.HostAddrs()
 	if err != nil {
 		return refuse(fmt.Sprintf("the host's own addresses cannot be listed (%v)", err))
 	}
@@ -64,23 +65,6 @@ func (p Policy) Check(a netip.Addr) error {
 		}
 	}
 	return nil
-}
-
-// InterfaceAddrs lists the addresses of the host's network interfaces.
-func InterfaceAddrs() ([]netip.Addr, error) {
-	nets, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, err
-	}
-	var addrs []netip.Addr
-	for _, n := range nets {
-		if ipnet, ok := n.(*net.IPNet); ok {
-			if a, ok := netip.AddrFromSlice(ipnet.IP); ok {
-				addrs = append(addrs, a.Unmap())
-			}
-		}
-	}
-	return addrs, nil
 }
 
 // special is an address range that is not the public internet, and why.

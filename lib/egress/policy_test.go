@@ -122,15 +122,9 @@ func TestWANRefusesTheHostsOwnAddresses(t *testing.T) {
 	}
 }
 
-func TestWANReadsTheRealInterfaces(t *testing.T) {
-	own, err := InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range own {
-		if err := (Policy{Zone: WAN}).Check(a); err == nil {
-			t.Errorf("the host's own %s is allowed", a)
-		}
+func TestWANWithoutHostAddrsRefuses(t *testing.T) {
+	if err := (Policy{Zone: WAN}).Check(netip.MustParseAddr("8.8.8.8")); err == nil {
+		t.Error("a WAN policy that cannot list the host's addresses allowed 8.8.8.8")
 	}
 }
 

@@ -104,6 +104,24 @@ func (e *PortError) Error() string {
 
 func (e *PortError) Unwrap() error { return e.Err }
 
+// InterfaceAddrs lists the addresses of the host's network interfaces:
+// what a machine's egress.Policy refuses in zone WAN unless told otherwise.
+func InterfaceAddrs() ([]netip.Addr, error) {
+	nets, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var addrs []netip.Addr
+	for _, n := range nets {
+		if ipnet, ok := n.(*net.IPNet); ok {
+			if a, ok := netip.AddrFromSlice(ipnet.IP); ok {
+				addrs = append(addrs, a.Unmap())
+			}
+		}
+	}
+	return addrs, nil
+}
+
 // New sets a machine's network up and starts listening on its SSH port;
 // Serve then connects it to QEMU (a *Stack is a qemu.Network).
 func New(cfg Config) (*Stack, error) {
@@ -115,9 +133,13 @@ func New(cfg Config) (*Stack, error) {
 	if resolver == nil {
 		resolver = &net.Resolver{}
 	}
+	policy := cfg.Policy
+	if policy.HostAddrs == nil {
+		policy.HostAddrs = InterfaceAddrs
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Stack{
-		policy:   cfg.Policy,
+		policy:   policy,
 		nat:      map[netip.Addr]netip.Addr{},
 		log:      logf,
 		refusals: newLimiter(),

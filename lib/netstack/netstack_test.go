@@ -399,3 +399,15 @@ func TestNoSSHPortNoForward(t *testing.T) {
 		t.Errorf("the network listens on %s for the guest's SSH", network.SSHAddr())
 	}
 }
+
+func TestWANRefusesTheRealInterfaces(t *testing.T) {
+	own, err := InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range own {
+		if err := (egress.Policy{Zone: egress.WAN, HostAddrs: InterfaceAddrs}).Check(a); err == nil {
+			t.Errorf("the host's own %s is allowed", a)
+		}
+	}
+}
