@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -49,11 +48,9 @@ type Command struct {
 	// clean up: it does not catch SIGINT, SIGTERM or SIGHUP, so they end it
 	// at once and its Ctx is never cancelled. Watching for signals costs
 	// threads that take milliseconds to start on a loaded host, more than
-	// such a program's whole work. A query also runs its goroutines on one
-	// thread: it mostly waits for others (systemd, QEMU), and a second
-	// thread of the Go scheduler's, looking for work meanwhile, takes CPU
-	// time from the answers waited for (3% of virtdev-status's run on two
-	// CPUs, bench/access.sh).
+	// such a program's whole work. (Such a program waits for its answers
+	// on one goroutine, unixsock.Wait, so the Go scheduler has nothing
+	// else to run meanwhile, nor a thread looking for it.)
 	Query bool
 	// OwnSignals marks a program that catches SIGINT, SIGTERM and SIGHUP
 	// itself (the machine supervisor, which must outlive them until QEMU
@@ -124,9 +121,6 @@ func (e *Env) Warnf(format string, args ...any) {
 
 // Main runs the program with the process's arguments and exits.
 func Main(c Command) {
-	if c.Query {
-		runtime.GOMAXPROCS(1)
-	}
 	ctx := context.Background()
 	if !c.Query && !c.OwnSignals {
 		var stop context.CancelFunc

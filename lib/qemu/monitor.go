@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -90,6 +89,14 @@ func DialEvents(ctx context.Context, path string, timeout time.Duration, handle 
 		return unixsock.Do(path, func(addr string) error {
 			var err error
 			mon, err = qmp.NewSocketMonitor("unix", addr, timeout)
+			// The address may be a short alias of path, which is what
+			// people know the socket by.
+			var op *net.OpError
+			if errors.As(err, &op) {
+				named := *op
+				named.Addr = &net.UnixAddr{Name: path, Net: "unix"}
+				return &named
+			}
 			return err
 		})
 	})
@@ -330,75 +337,90 @@ func HumanCommand(ctx context.Context, path, command string, dial, run time.Dura
 	return mon.Human(command, run)
 }
 
-// ProbeStatus is QueryStatus for programs whose whole run is this
-// question (virtdev-status, virtdev-list): the handshake and the question
-// are written at once, as soon as the connection is made, and the
-// answers read as QEMU gives them. A connection through the Monitor
-// waits for QEMU three times (its greeting, the handshake's answer, the
-// question's), each a wake-up of QEMU and of the program, which on a busy
-// host costs more than everything else those programs do.
-func ProbeStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var conn net.Conn
-	err := whileQueueFull(ctx, path, timeout, func() error {
-		var err error
-		conn, err = unixsock.Dial(ctx, path)
-		return err
-	})
-	if err != nil {
+// StatusQuestion is query-status put to QEMU over a connection of its
+// own: AskStatus starts it, unixsock.Wait serves it (with any other
+// question a program has to put at the same time), and Status reads the
+// answer.
+type StatusQuestion struct {
+	path     string
+	exchange *unixsock.Exchange
+	seen     int // bytes of whole lines looked at
+	status   RunState
+}
+
+// AskStatus connects to the QMP socket at path and asks QEMU's status,
+// handshake and question written at once, before QEMU greets; the answer
+// is to come within timeout.
+func AskStatus(path string, timeout time.Duration) *StatusQuestion {
+	q := &StatusQuestion{path: path}
+	q.exchange = unixsock.Start(path, []byte(`{"execute":"qmp_capabilities"}{"execute":"query-status","id":"status"}`), timeout, q.answer)
+	return q
+}
+
+// Exchange is what unixsock.Wait serves; nil for a nil question.
+func (q *StatusQuestion) Exchange() *unixsock.Exchange {
+	if q == nil {
+		return nil
+	}
+	return q.exchange
+}
+
+// Status is QEMU's answer, once unixsock.Wait has returned. A socket
+// whose queue stayed full is ErrMonitorBusy.
+func (q *StatusQuestion) Status() (RunState, error) {
+	switch err := q.exchange.Err(); {
+	case errors.Is(err, unixsock.ErrTimeout):
+		return "", fmt.Errorf("QEMU did not answer query-status on %s: %w", q.path, err)
+	case errors.Is(err, unixsock.ErrQueueFull):
+		return "", fmt.Errorf("QMP socket %s: %w: %w", q.path, ErrMonitorBusy, err)
+	case err != nil:
 		return "", err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if _, err := conn.Write([]byte(`{"execute":"qmp_capabilities"}{"execute":"query-status","id":"status"}`)); err != nil {
-		return "", err
-	}
-	// Greeting, handshake, events: every message until the answer, which
-	// carries the question's id. QEMU writes each message on a line of its
-	// own, and only a line that names a status or an error is decoded, as
-	// plain JSON values: decoding the rest, or into a struct (whose fields
-	// encoding/json works out by reflection), cost these programs more
-	// than QEMU takes to answer.
-	r := bufio.NewReader(conn)
+	return q.status, nil
+}
+
+// answer looks through the messages read so far (greeting, handshake,
+// events) for the answer, which carries the question's id. QEMU writes
+// each message on a line of its own, and only a line that names a status
+// or an error is decoded, as plain JSON values: decoding the rest, or
+// into a struct (whose fields encoding/json works out by reflection),
+// cost these programs more than QEMU takes to answer.
+func (q *StatusQuestion) answer(read []byte, _ bool) (bool, error) {
 	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			if ctx.Err() != nil {
-				return "", fmt.Errorf("QEMU did not answer query-status on %s within %s", path, timeout)
-			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				// A long greeting or event, never the answer: skip it.
-				for errors.Is(err, bufio.ErrBufferFull) {
-					_, err = r.ReadSlice('\n')
-				}
-				if err == nil {
-					continue
-				}
-			}
-			return "", fmt.Errorf("QMP on %s: %w", path, err)
+		end := bytes.IndexByte(read[q.seen:], '\n')
+		if end < 0 {
+			return false, nil
 		}
+		line := read[q.seen : q.seen+end]
+		q.seen += end + 1
 		if !bytes.Contains(line, []byte(`"status"`)) && !bytes.Contains(line, []byte(`"error"`)) {
 			continue
 		}
 		var msg map[string]any
 		if err := json.Unmarshal(line, &msg); err != nil {
-			return "", fmt.Errorf("QMP on %s: %w", path, err)
+			return false, fmt.Errorf("QMP on %s: %w", q.path, err)
 		}
 		if failure, ok := msg["error"].(map[string]any); ok {
-			return "", fmt.Errorf("QMP on %s: %v", path, failure["desc"])
+			return false, fmt.Errorf("QMP on %s: %v", q.path, failure["desc"])
 		}
 		if msg["id"] != "status" {
 			continue
 		}
 		answer, _ := msg["return"].(map[string]any)
 		if status, _ := answer["status"].(string); status != "" {
-			return RunState(status), nil
+			q.status = RunState(status)
+			return true, nil
 		}
 		data, _ := json.Marshal(msg["return"])
-		return "", fmt.Errorf("unexpected answer to query-status: %.200s", data)
+		return false, fmt.Errorf("unexpected answer to query-status: %.200s", data)
 	}
+}
+
+// ProbeStatus asks the machine's status as AskStatus does, and waits.
+func ProbeStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {
+	q := AskStatus(path, timeout)
+	unixsock.Wait(ctx, q.Exchange())
+	return q.Status()
 }
 
 // QueryStatus asks the machine's status over a connection of its own.

@@ -16,12 +16,12 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"virtdev/lib/layout"
 	"virtdev/lib/qemu"
 	"virtdev/lib/unit"
+	"virtdev/lib/unixsock"
 )
 
 // Word is a machine's state as status prints it.
@@ -78,67 +78,53 @@ const QMPTimeout = time.Second
 
 // Read returns the state of each machine: one question to systemd for
 // all their units, and one to each QEMU that runs, over a connection of
-// its own. One machine's QEMU is asked while systemd is, if its monitor
-// socket is there (Of found its port file: it most likely runs); of many,
-// only those whose units systemd says run are, as soon as it has said so,
-// since looking for every project's socket would cost more than the wait.
-// An error is the user manager's (a *unit.BusError) or ctx's.
+// its own. One machine's QEMU is asked while systemd is (Of found its
+// port file: it most likely runs); of many, only those whose units
+// systemd says run are, once it has said so. Every question is served on
+// this goroutine (unixsock.Wait). An error is the user manager's (a
+// *unit.BusError) or ctx's.
 func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 0 {
 		return nil, nil
-	}
-	type answer struct {
-		status qemu.RunState
-		err    error
-	}
-	answers := make([]answer, len(machines))
-	var probes sync.WaitGroup
-	probe := func(i int) {
-		m := machines[i]
-		if _, err := os.Lstat(m.Monitor); err != nil {
-			answers[i].err = err
-			return
-		}
-		probes.Add(1)
-		go func() {
-			defer probes.Done()
-			answers[i].status, answers[i].err = qemu.ProbeStatus(ctx, m.Monitor, QMPTimeout)
-		}()
 	}
 	pattern := layout.Unit("*")
 	if len(machines) == 1 {
 		pattern = layout.Unit(machines[0].Name)
 	}
-	var active map[string]string
-	asked := make(chan error, 1)
-	go func() {
-		var err error
-		active, err = unit.ActiveStates(ctx, pattern)
-		if err == nil && len(machines) > 1 {
-			for i, m := range machines {
-				if runs(active[layout.Unit(m.Name)]) {
-					probe(i)
-				}
-			}
-		}
-		asked <- err
-	}()
+	bus := unit.AskActiveStates(pattern)
+	probes := make([]*qemu.StatusQuestion, len(machines))
 	if len(machines) == 1 {
-		probe(0)
+		probes[0] = qemu.AskStatus(machines[0].Monitor, QMPTimeout)
 	}
-	// And meanwhile, what the records say of those that may be stopped.
+	// While they answer, what the records say of those that may be
+	// stopped.
 	last := make([]string, len(machines))
 	for i, m := range machines {
 		last[i] = LastRun(m)
 	}
-	err := <-asked
-	probes.Wait()
+	unixsock.Wait(ctx, bus.Exchange(), probes[0].Exchange())
+	active, err := bus.States(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if len(machines) > 1 {
+		var asked []*unixsock.Exchange
+		for i, m := range machines {
+			if runs(active[layout.Unit(m.Name)]) {
+				probes[i] = qemu.AskStatus(m.Monitor, QMPTimeout)
+				asked = append(asked, probes[i].Exchange())
+			}
+		}
+		unixsock.Wait(ctx, asked...)
+	}
 	states := make([]State, len(machines))
 	for i, m := range machines {
-		states[i] = Classify(m, active[layout.Unit(m.Name)], answers[i].status, answers[i].err, last[i])
+		var status qemu.RunState
+		var qerr error
+		if probes[i] != nil {
+			status, qerr = probes[i].Status()
+		}
+		states[i] = Classify(m, active[layout.Unit(m.Name)], status, qerr, last[i])
 		// A machine paused on a disk error is explained by its disks:
 		// which file system found no room, and how much it has now.
 		if states[i].QEMU == qemu.StateIOError {

@@ -1,17 +1,20 @@
 package unit
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"virtdev/lib/unixsock"
 )
 
 // ActiveStates asks the calling user's systemd manager for the
@@ -20,46 +23,87 @@ import (
 // unit the manager has not loaded is absent from the map: it does not
 // run.
 //
+// It is AskActiveStates for a program with nothing else to ask meanwhile.
+// Failures are *BusError, the shared exit code for an unreachable user
+// manager.
+func ActiveStates(ctx context.Context, patterns ...string) (map[string]string, error) {
+	q := AskActiveStates(patterns...)
+	unixsock.Wait(ctx, q.Exchange())
+	return q.States(ctx)
+}
+
+// StatesQuestion is ActiveStates put to the bus: AskActiveStates starts
+// it, unixsock.Wait serves it (with any other question the program puts
+// at the same time, such as QEMU's status), and States reads the answer.
+//
 // It is how the programs that only look (status, port, list) reach
 // systemd. Connect sets up two connections, each greeted by the bus, and
 // checks the manager answers before anything is asked: a few milliseconds
 // that would be most of such a program's run. Here the authentication,
 // the bus's greeting and the question are written at once, and only the
 // answer is waited for. Bus addresses other than a plain socket path go
-// through Connect.
-//
-// Failures are *BusError, the shared exit code for an unreachable user
-// manager.
-func ActiveStates(ctx context.Context, patterns ...string) (map[string]string, error) {
-	return activeStates(ctx, os.Getenv, ConnectDeadline, patterns)
+// through Connect, when States is called.
+type StatesQuestion struct {
+	getenv   func(string) string
+	deadline time.Duration
+	patterns []string
+	address  string
+	err      error // before anything was sent: no bus address
+	exchange *unixsock.Exchange
+	// What the answer has shown so far: the authentication's outcome,
+	// and the bytes of whole messages looked at.
+	authenticated bool
+	seen          int
+	states        map[string]string
 }
 
-func activeStates(ctx context.Context, getenv func(string) string, deadline time.Duration, patterns []string) (map[string]string, error) {
-	address, err := busAddress(getenv)
-	if err != nil {
-		return nil, &BusError{Err: err}
+// AskActiveStates starts ActiveStates.
+func AskActiveStates(patterns ...string) *StatesQuestion {
+	return askActiveStates(os.Getenv, ConnectDeadline, patterns)
+}
+
+func askActiveStates(getenv func(string) string, deadline time.Duration, patterns []string) *StatesQuestion {
+	q := &StatesQuestion{getenv: getenv, deadline: deadline, patterns: patterns}
+	q.address, q.err = busAddress(getenv)
+	if q.err != nil {
+		return q
 	}
-	path, ok := socketPath(address)
-	if !ok {
-		m, err := connect(ctx, getenv, deadline)
+	if path, ok := socketPath(q.address); ok {
+		q.exchange = unixsock.Start(path, q.question(), deadline, q.answer)
+	}
+	return q
+}
+
+// Exchange is what unixsock.Wait serves; nil when there is nothing to
+// wait for.
+func (q *StatesQuestion) Exchange() *unixsock.Exchange { return q.exchange }
+
+// States is the answer, once unixsock.Wait has returned (for a bus
+// address Exchange does not speak, it asks through Connect now). ctx's
+// own end is returned as it is; any other failure is a *BusError.
+func (q *StatesQuestion) States(ctx context.Context) (map[string]string, error) {
+	if q.err != nil {
+		return nil, &BusError{Err: q.err}
+	}
+	if q.exchange == nil {
+		m, err := connect(ctx, q.getenv, q.deadline)
 		if err != nil {
 			return nil, err
 		}
 		defer m.Close()
-		states, err := m.ActiveStates(ctx, patterns...)
+		states, err := m.ActiveStates(ctx, q.patterns...)
 		if err != nil {
-			return nil, &BusError{Address: address, Err: err}
+			return nil, &BusError{Address: q.address, Err: err}
 		}
 		return states, nil
 	}
-	states, err := askOnce(ctx, path, deadline, patterns)
-	if err != nil {
+	if err := q.exchange.Err(); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &BusError{Address: address, Err: err}
+		return nil, &BusError{Address: q.address, Err: err}
 	}
-	return states, nil
+	return q.states, nil
 }
 
 // ActiveStates is the package function on an open connection.
@@ -75,8 +119,9 @@ func (m *Manager) ActiveStates(ctx context.Context, patterns ...string) (map[str
 	return states, nil
 }
 
-// socketPath is the socket of a bus address of the one form askOnce
-// speaks: unix:path=…, the form systemd and dbus-daemon give user buses.
+// socketPath is the socket of a bus address of the one form a
+// StatesQuestion speaks: unix:path=…, the form systemd and dbus-daemon
+// give user buses.
 func socketPath(address string) (string, bool) {
 	rest, ok := strings.CutPrefix(address, "unix:")
 	if !ok || strings.Contains(rest, ";") {
@@ -91,57 +136,56 @@ func socketPath(address string) (string, bool) {
 	return "", false
 }
 
-// Serials of askOnce's two calls.
+// Serials of the question's two calls.
 const (
 	helloSerial = 1
 	listSerial  = 2
 )
 
-// askOnce speaks just enough D-Bus for one question: EXTERNAL
-// authentication by the caller's uid, Hello (which a bus requires before
-// anything else), ListUnitsByPatterns, all in one write; then it reads
-// until the answer, skipping the bus's own messages (NameAcquired).
-func askOnce(ctx context.Context, path string, deadline time.Duration, patterns []string) (map[string]string, error) {
-	var d net.Dialer
-	dctx, cancel := context.WithTimeout(ctx, deadline)
-	defer cancel()
-	conn, err := d.DialContext(dctx, "unix", path)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(deadline))
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
+// question speaks just enough D-Bus for one question, all in one write:
+// EXTERNAL authentication by the caller's uid, Hello (which a bus
+// requires before anything else), and ListUnitsByPatterns.
+func (q *StatesQuestion) question() []byte {
 	hello := methodCall(helloSerial, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello")
 	list := methodCall(listSerial, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-		"org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", []string{}, patterns)
+		"org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", []string{}, q.patterns)
 	auth := "\x00AUTH EXTERNAL " + hex.EncodeToString([]byte(strconv.Itoa(os.Getuid()))) + "\r\nBEGIN\r\n"
-	if _, err := conn.Write(slices.Concat([]byte(auth), hello, list)); err != nil {
-		return nil, err
-	}
-	r := bufio.NewReader(conn)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, fmt.Errorf("no answer to authentication: %w", err)
-	}
-	if !strings.HasPrefix(line, "OK ") {
-		return nil, fmt.Errorf("authentication refused: %s", strings.TrimSpace(line))
+	return slices.Concat([]byte(auth), hello, list)
+}
+
+// answer reads the bus's answer as it arrives: the authentication's
+// outcome, a line, then messages, of which the bus's own (NameAcquired)
+// and Hello's reply are skipped until the list's reply.
+func (q *StatesQuestion) answer(read []byte, _ bool) (bool, error) {
+	if !q.authenticated {
+		line, _, complete := bytes.Cut(read, []byte("\n"))
+		if !complete {
+			return false, nil
+		}
+		if !bytes.HasPrefix(line, []byte("OK ")) {
+			return false, fmt.Errorf("authentication refused: %s", bytes.TrimSpace(line))
+		}
+		q.authenticated, q.seen = true, len(line)+1
 	}
 	for {
+		r := bytes.NewReader(read[q.seen:])
 		msg, err := readMessage(r)
-		if err != nil {
-			return nil, err
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil // the rest is still to come
 		}
+		if err != nil {
+			return false, err
+		}
+		q.seen = len(read) - r.Len()
 		if msg.kind != typeMethodReply && msg.kind != typeError {
 			continue
 		}
 		if msg.kind == typeError && (msg.replySerial == helloSerial || msg.replySerial == listSerial) {
-			return nil, msg.asError()
+			return false, msg.asError()
 		}
 		if msg.replySerial == listSerial {
-			return msg.activeStates()
+			q.states, err = msg.activeStates()
+			return err == nil, err
 		}
 	}
 }

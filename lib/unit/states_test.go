@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"virtdev/lib/unixsock"
 )
 
-// fakeBus answers askOnce as a user bus with systemd behind it would: it
+// fakeBus answers a StatesQuestion as a user bus with systemd behind it would: it
 // checks the authentication and the calls, and answers with a signal of
 // the bus in between, as dbus-daemon sends NameAcquired.
 type fakeBus struct {
@@ -154,7 +156,7 @@ func TestActiveStatesAsksOnce(t *testing.T) {
 		} {
 			f := &fakeBus{auth: "OK 0123456789abcdef\r\n", units: units, bigEndian: bigEndian}
 			getenv := startFakeBus(t, f)
-			states, err := activeStates(context.Background(), getenv, time.Second, []string{"virtdev-*.service", "x.service"})
+			states, err := testActiveStates(getenv, time.Second, "virtdev-*.service", "x.service")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +211,7 @@ func TestActiveStatesFailures(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			getenv := startFakeBus(t, f)
-			_, err := activeStates(context.Background(), getenv, 200*time.Millisecond, []string{"x.service"})
+			_, err := testActiveStates(getenv, 200*time.Millisecond, "x.service")
 			var bus *BusError
 			if !errors.As(err, &bus) || !strings.Contains(bus.Address, "unix:path=") {
 				t.Fatalf("err = %v, want a *BusError naming the address", err)
@@ -238,7 +240,7 @@ func TestSocketPath(t *testing.T) {
 }
 
 // listedUnit is one entry of ListUnitsByPatterns' answer, as godbus
-// encodes it: the fake bus answers through godbus, so that askOnce's own
+// encodes it: the fake bus answers through godbus, so that the question's own
 // wire format is checked against another implementation both ways.
 type listedUnit struct {
 	Name, Description, LoadState, ActiveState, SubState, Following string
@@ -262,4 +264,12 @@ func encodeMessage(out *bytes.Buffer, msg *dbus.Message, serial uint32, order bi
 	order.PutUint32(data[8:12], serial)
 	out.Write(data)
 	return nil
+}
+
+// testActiveStates is ActiveStates with the environment and deadline a
+// test gives.
+func testActiveStates(getenv func(string) string, deadline time.Duration, patterns ...string) (map[string]string, error) {
+	q := askActiveStates(getenv, deadline, patterns)
+	unixsock.Wait(context.Background(), q.Exchange())
+	return q.States(context.Background())
 }

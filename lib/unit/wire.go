@@ -7,7 +7,7 @@ import (
 	"io"
 )
 
-// The D-Bus wire format, as much of it as askOnce speaks: method calls
+// The D-Bus wire format, as much of it as a StatesQuestion speaks: method calls
 // whose arguments are arrays of strings, and the messages a bus sends
 // back. It is written out here rather than left to godbus, whose encoder
 // and decoder work by reflection: for a program that asks the bus one
@@ -109,7 +109,7 @@ func methodCall(serial uint32, destination, path, iface, member string, args ...
 	return append(h.b, body.b...)
 }
 
-// message is a received message, with what askOnce reads of it.
+// message is a received message, with what a StatesQuestion reads of it.
 type message struct {
 	kind        byte
 	replySerial uint32

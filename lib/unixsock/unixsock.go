@@ -8,14 +8,13 @@
 // of that directory, as /proc/self/fd/N/<name>, which is short whatever
 // the directory's path.
 //
-// Every client of a machine's sockets dials through this package.
+// Every client of a machine's sockets dials through this package. It does
+// not use package net, whose start-up the programs that only look at
+// machines (status, list) would otherwise pay on every run: see Exchange.
 package unixsock
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,8 +29,8 @@ const MaxPath = 107
 // Do calls fn with an address connect(2) accepts for the socket at path:
 // the path itself when it fits, else a short one through a descriptor of
 // its directory, which stays open until fn returns. It serves libraries
-// that dial by address themselves. A *net.OpError from fn names path, not
-// the short alias.
+// that dial by address themselves; their errors name the short alias,
+// which the caller may want to replace with path.
 func Do(path string, fn func(addr string) error) error {
 	if len(path) <= MaxPath {
 		return fn(path)
@@ -46,24 +45,39 @@ func Do(path string, fn func(addr string) error) error {
 	if len(addr) > MaxPath {
 		return fmt.Errorf("cannot reach the socket %s: even its name %q is longer than a socket address allows", path, name)
 	}
-	err = fn(addr)
-	var op *net.OpError
-	if errors.As(err, &op) {
-		named := *op
-		named.Addr = &net.UnixAddr{Name: path, Net: "unix"}
-		return &named
-	}
-	return err
+	return fn(addr)
 }
 
-// Dial connects to the socket at path.
-func Dial(ctx context.Context, path string) (net.Conn, error) {
-	var conn net.Conn
-	err := Do(path, func(addr string) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "unix", addr)
-		conn = c
-		return err
+// connect returns a non-blocking stream socket connected to path. A
+// failure of connect(2) is an *os.PathError naming path; EAGAIN in it
+// means the socket's queue of connections waiting to be accepted is full.
+// (A Unix socket's connect completes at once or fails: it never returns
+// EINPROGRESS, as a TCP socket's does.)
+func connect(path string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	err = Do(path, func(addr string) error {
+		if err := unix.Connect(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+			return &os.PathError{Op: "connect", Path: path, Err: err}
+		}
+		return nil
 	})
-	return conn, err
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Open connects to the socket at path, as a file whose reads and writes
+// wait as a network connection's do, and whose Close, from any goroutine,
+// ends them.
+func Open(path string) (*os.File, error) {
+	fd, err := connect(path)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }

@@ -1,7 +1,6 @@
 package unixsock
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"net"
@@ -25,9 +24,9 @@ func longDir(t *testing.T) string {
 	return dir
 }
 
-// listen binds a socket at path the way QEMU does in a machine directory:
-// by a name relative to the directory, here reached through Do.
-func listen(t *testing.T, path string) net.Listener {
+// bind listens at path the way QEMU does in a machine directory: by a
+// name relative to the directory, here reached through Do.
+func bind(t *testing.T, path string) net.Listener {
 	t.Helper()
 	var l net.Listener
 	err := Do(path, func(addr string) error {
@@ -39,6 +38,13 @@ func listen(t *testing.T, path string) net.Listener {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// listen binds a socket at path that greets each client and hangs up.
+func listen(t *testing.T, path string) {
+	t.Helper()
+	l := bind(t, path)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -49,10 +55,9 @@ func listen(t *testing.T, path string) net.Listener {
 			c.Close()
 		}
 	}()
-	return l
 }
 
-func TestDialLongPath(t *testing.T) {
+func TestOpenLongPath(t *testing.T) {
 	path := filepath.Join(longDir(t), "monitor.sock")
 	if len(path) <= MaxPath {
 		t.Fatalf("the test path is only %d bytes", len(path))
@@ -61,7 +66,7 @@ func TestDialLongPath(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the socket is not where it was bound: %v", err)
 	}
-	c, err := Dial(context.Background(), path)
+	c, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +77,7 @@ func TestDialLongPath(t *testing.T) {
 	}
 }
 
-func TestDialShortPath(t *testing.T) {
+func TestOpenShortPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s")
 	listen(t, path)
 	var seen string
@@ -80,16 +85,16 @@ func TestDialShortPath(t *testing.T) {
 	if seen != path {
 		t.Errorf("a short path was dialled as %q", seen)
 	}
-	c, err := Dial(context.Background(), path)
+	c, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 }
 
-func TestDialMissingSocketNamesThePath(t *testing.T) {
+func TestOpenMissingSocketNamesThePath(t *testing.T) {
 	path := filepath.Join(longDir(t), "gone.sock")
-	_, err := Dial(context.Background(), path)
+	_, err := Open(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("got %v, want a not-exist error", err)
 	}

@@ -89,7 +89,7 @@ func run(env *cli.Env, args []string) error {
 	if err := checkFree(env, m.Name, m.Monitor, m.Console); err != nil {
 		return err
 	}
-	conn, err := unixsock.Dial(env.Ctx, m.Console)
+	conn, err := unixsock.Open(m.Console)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 			if _, rerr := state.CheckRunning(env.Ctx, m); rerr != nil {
