@@ -11,10 +11,10 @@
 #
 # It needs the calling user's systemd user manager (a user bus), which the
 # programs ask, and qemu-system-x86_64: each running machine is a QEMU
-# without a guest (-machine none) run as the project's unit, whose monitor
-# answers as a booted machine's does, so that the figures include asking
-# QEMU. Those units stop when the script ends, and after ten minutes in any
-# case. The commands are timed in rounds, each once a round, so that the
+# without a guest (-machine none) run by virtdev-supervise as the project's
+# unit, as virtdev-start runs a machine, so that its monitor answers as a
+# booted machine's does and its supervisor holds the machine's up lock.
+# Those units stop when the script ends, and after ten minutes in any case. The commands are timed in rounds, each once a round, so that the
 # ratios hold on a host whose load comes and goes (bench/common.sh).
 
 set -euo pipefail
@@ -48,17 +48,24 @@ trap cleanup EXIT
 
 cd "${root}"
 # Built as make builds them: static (see CGO_ENABLED in the Makefile).
-CGO_ENABLED=0 go build -trimpath -o "${work}/bin/" ./tools/virtdev-list ./tools/virtdev-status
+CGO_ENABLED=0 go build -trimpath -o "${work}/bin/" ./tools/virtdev-list ./tools/virtdev-status ./tools/virtdev-supervise
 build_empty_go
 
 hundred_projects "${prefix}-"
 port=40000
 for p in "${running[@]}"; do
   dir="${VIRTDEV_HOME}/projects/${p}"
+  touch "${dir}/nvram" # what makes a directory a machine's, for the supervisor
   echo "$((port++))" >"${dir}/port"
-  systemd-run --user --quiet --collect --property=RuntimeMaxSec=600 --unit="virtdev-${p}.service" \
-    --working-directory="${dir}" qemu-system-x86_64 -machine none -nodefaults -display none \
-    -chardev socket,id=qmp,server=on,wait=off,path=monitor.sock -mon chardev=qmp,mode=control -pidfile qemu.pid
+  # Started as virtdev-start starts a machine: done once the supervisor
+  # has said READY=1, QEMU answering on its monitors.
+  systemd-run --user --quiet --collect --property=Type=notify --property=NotifyAccess=main \
+    --property=RuntimeMaxSec=600 --unit="virtdev-${p}.service" --working-directory="${dir}" \
+    "${work}/bin/virtdev-supervise" --net=none -- \
+    qemu-system-x86_64 -machine none -nodefaults -display none \
+    -chardev socket,id=qmp,server=on,wait=off,path=monitor.sock -mon chardev=qmp,mode=control \
+    -chardev socket,id=events,server=on,wait=off,path=events.sock -mon chardev=events,mode=control \
+    -pidfile qemu.pid
 done
 
 bin="${work}/bin"
@@ -70,6 +77,7 @@ for ((i = 0; i < 100; i++)); do
 done
 check '{"project":"'"${running[0]}"'","state":"running","qemu":"running"}' "${bin}/virtdev-status" --json "${running[0]}"
 check stopped "${bin}/virtdev-status" "${prefix}-p050"
+check "${VIRTDEV_HOME}/projects/${running[0]}/up" ls "${VIRTDEV_HOME}/projects/${running[0]}/up"
 check 2 bash -c '"$1" 2>/dev/null | grep -c " running "' - "${bin}/virtdev-list"
 check 102 bash -c '"$1" 2>/dev/null | wc -l' - "${bin}/virtdev-list"
 

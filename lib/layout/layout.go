@@ -128,7 +128,10 @@ type Machine struct {
 	// which follows QEMU's events on it for the machine's whole life.
 	Events string
 	// QEMUPid holds QEMU's process ID while it runs (QEMU writes it).
-	QEMUPid  string
+	QEMUPid string
+	// Up is held locked by the machine's supervisor while the machine is
+	// up (see lock.HoldUp); a runtime file.
+	Up       string
 	Shutdown string // how the VM last ended, recorded from QMP
 	// Report receives what the guest writes to its report port (see
 	// qemu.ReportPort), for a machine started with one: the maintenance
@@ -158,6 +161,7 @@ func machine(name, dir string) Machine {
 		file{&m.Console, "console.sock"},
 		file{&m.Events, "events.sock"},
 		file{&m.QEMUPid, "qemu.pid"},
+		file{&m.Up, "up"},
 		file{&m.Shutdown, "shutdown"},
 		file{&m.Report, "report"},
 		file{&m.Manifest, "manifest"},

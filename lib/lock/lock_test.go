@@ -32,6 +32,8 @@ func TestMain(m *testing.M) {
 			_, err = lock.Base(l, program, lock.Shared)
 		case "exclusive":
 			_, err = lock.Base(l, program, lock.Exclusive)
+		case "up":
+			_, err = lock.HoldUp(l.Project("p"))
 		default:
 			_, err = lock.Project(l, what, program)
 		}

@@ -289,7 +289,7 @@ func signalName(sig syscall.Signal) string {
 // runtimePaths are the files that exist only while a machine runs, the
 // port file last.
 func runtimePaths(m layout.Machine) []string {
-	return []string{m.Monitor, m.Console, m.Events, m.QEMUPid, m.Zone, m.Port}
+	return []string{m.Monitor, m.Console, m.Events, m.QEMUPid, m.Up, m.Zone, m.Port}
 }
 
 // runtimeNames are the runtime files by their names in the machine's

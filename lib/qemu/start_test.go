@@ -84,7 +84,7 @@ func TestStartRunsTheSupervisorInTheMachineDirectory(t *testing.T) {
 	if !slices.Contains(tr.Command, "socket,id=qmp,server=on,wait=off,path=monitor.sock") {
 		t.Errorf("the monitor is not bound by its name in the machine directory: %q", tr.Command)
 	}
-	if !slices.Equal(tr.StopPost[1:], []string{"-f", "--", "monitor.sock", "console.sock", "events.sock", "qemu.pid", "zone", "port"}) {
+	if !slices.Equal(tr.StopPost[1:], []string{"-f", "--", "monitor.sock", "console.sock", "events.sock", "qemu.pid", "up", "zone", "port"}) {
 		t.Errorf("ExecStopPost %q", tr.StopPost)
 	}
 	if u.resets != 1 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 )
 
 // SuperviseOptions is what a supervisor needs besides QEMU's command line.
@@ -194,7 +195,12 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 		go serve()
 	}
 
+	// Held from READY=1 until the machine begins to stop: what
+	// virtdev-status reads instead of asking systemd (lock.HoldUp).
+	var up *lock.Up
+	defer func() { up.Release() }()
 	forward := func(sig os.Signal, when string) {
+		up.Release()
 		s.logf("got %s%s; passing SIGTERM on to QEMU", sig, when)
 		cmd.Process.Signal(syscall.SIGTERM)
 	}
@@ -213,6 +219,8 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 	}
 	if err := s.o.Notify("READY=1"); err != nil {
 		s.logf("cannot tell systemd the machine is up: %v", err)
+	} else if up, err = lock.HoldUp(s.m); err != nil {
+		s.logf("cannot hold the machine's up lock (virtdev-status will ask systemd instead): %v", err)
 	}
 	var linkErr error
 	var hangup <-chan time.Time
@@ -221,6 +229,7 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 		case sig := <-s.signals:
 			forward(sig, "")
 		case state := <-exited:
+			up.Release()
 			// QEMU has sent every event by now; its hang-up ends them.
 			s.shutdown = mon.Finish(time.Second)
 			return s.ended(state), nil
@@ -231,6 +240,7 @@ func (s *supervisor) run(ctx context.Context, argv []string) (ending, error) {
 			hangup = time.After(hangupGrace)
 		case <-hangup:
 			s.logf("the machine's network failed (%v); stopping QEMU", linkErr)
+			up.Release()
 			state := terminateChild(cmd.Process, exited)
 			s.shutdown = mon.Finish(time.Second)
 			e := s.ended(state)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 	"virtdev/lib/project"
 )
 
@@ -109,13 +110,13 @@ func (l *lockedBuffer) String() string {
 
 // supervise runs Supervise on a fake QEMU in a fresh machine directory with
 // a port file, as a unit would.
-func supervise(t *testing.T, mode string, onReady func()) (layout.Machine, Supervision, []string, string, error) {
+func supervise(t *testing.T, mode string, onReady func(layout.Machine)) (layout.Machine, Supervision, []string, string, error) {
 	t.Helper()
 	return superviseWith(t, mode, onReady, nil)
 }
 
 // superviseWith is supervise with a network for the machine.
-func superviseWith(t *testing.T, mode string, onReady func(), network func() (Network, error)) (layout.Machine, Supervision, []string, string, error) {
+func superviseWith(t *testing.T, mode string, onReady func(layout.Machine), network func() (Network, error)) (layout.Machine, Supervision, []string, string, error) {
 	t.Helper()
 	_, ms := machines(t, "p")
 	m := ms[0]
@@ -127,7 +128,7 @@ func superviseWith(t *testing.T, mode string, onReady func(), network func() (Ne
 		Notify: func(state string) error {
 			notes = append(notes, state)
 			if onReady != nil {
-				onReady()
+				onReady(m)
 			}
 			return nil
 		},
@@ -178,11 +179,28 @@ func TestSuperviseQEMUDiesAtStart(t *testing.T) {
 }
 
 // SIGTERM to the supervisor reaches QEMU, and the supervisor waits for
-// it: QEMU's SHUTDOWN says host-signal, so forced.
+// it: QEMU's SHUTDOWN says host-signal, so forced. Between READY=1 and the
+// signal, the supervisor holds the machine's up lock.
 func TestSupervisePassesSIGTERMOn(t *testing.T) {
-	_, sup, _, log, err := supervise(t, "term", func() { syscall.Kill(os.Getpid(), syscall.SIGTERM) })
+	up := make(chan bool, 1)
+	m, sup, _, log, err := supervise(t, "term", func(m layout.Machine) {
+		go func() {
+			deadline := time.Now().Add(5 * time.Second)
+			for !lock.IsUp(m) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			up <- lock.IsUp(m)
+			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		}()
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !<-up {
+		t.Error("the supervisor did not hold the up lock once it had said READY=1")
+	}
+	if lock.IsUp(m) {
+		t.Error("the up lock outlived the supervision")
 	}
 	if sup.Status != 0 || sup.Record.How != Forced || sup.Record.Reason != "host-signal" {
 		t.Errorf("supervision %+v", sup)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 	"virtdev/lib/qemu"
 	"virtdev/lib/unit"
 	"virtdev/lib/unixsock"
@@ -124,25 +125,37 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 		if probes[i] != nil {
 			status, qerr = probes[i].Status()
 		}
-		states[i] = Classify(m, active[layout.Unit(m.Name)], status, qerr, last[i])
-		// A machine paused on a disk error is explained by its disks:
-		// which file system found no room, and how much it has now.
-		if states[i].QEMU == qemu.StateIOError {
-			if c, err := qemu.Examine(ctx, m, QMPTimeout); err == nil && c.State == qemu.StateIOError {
-				states[i].Reason = strings.TrimPrefix(c.Reason(), "io-error: ")
-			}
-		}
+		states[i] = explain(ctx, m, Classify(m, active[layout.Unit(m.Name)], status, qerr, last[i]))
 	}
 	return states, nil
+}
+
+// explain explains a machine paused on a disk error by its disks: which
+// file system found no room, and how much it has now.
+func explain(ctx context.Context, m layout.Machine, s State) State {
+	if s.QEMU == qemu.StateIOError {
+		if c, err := qemu.Examine(ctx, m, QMPTimeout); err == nil && c.State == qemu.StateIOError {
+			s.Reason = strings.TrimPrefix(c.Reason(), "io-error: ")
+		}
+	}
+	return s
 }
 
 // Of is Read for one machine. One without a port file does not run (the
 // file is written before the machine's unit starts, and removed once QEMU
 // has ended), and systemd is not asked about it: a script that polls
-// virtdev-status on a stopped machine costs nobody anything.
+// virtdev-status on a stopped machine costs nobody anything. Nor is it
+// asked about a machine whose supervisor holds its up lock (lock.IsUp):
+// the unit is active, and only QEMU is asked about its guest.
 func Of(ctx context.Context, m layout.Machine) (State, error) {
 	if _, err := os.Lstat(m.Port); errors.Is(err, fs.ErrNotExist) {
 		return Classify(m, "", "", nil, LastRun(m)), nil
+	}
+	if lock.IsUp(m) {
+		probe := qemu.AskStatus(m.Monitor, QMPTimeout)
+		unixsock.Wait(ctx, probe.Exchange())
+		status, err := probe.Status()
+		return explain(ctx, m, Classify(m, "active", status, err, "")), nil
 	}
 	states, err := Read(ctx, []layout.Machine{m})
 	if err != nil {

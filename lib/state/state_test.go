@@ -3,14 +3,19 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 	"virtdev/lib/qemu"
+	"virtdev/lib/unit"
 )
 
 func TestClassify(t *testing.T) {
@@ -105,5 +110,54 @@ func TestExplain(t *testing.T) {
 		if got := c.s.Explain("p"); got != c.want {
 			t.Errorf("%+v: Explain = %q, want %q", c.s, got, c.want)
 		}
+	}
+}
+
+// fakeQEMU answers every QMP connection at path as a QEMU whose guest is
+// in the given state: greeting, handshake, then the status question.
+func fakeQEMU(t *testing.T, path string, status qemu.RunState) {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n{\"return\": {}}\r\n"+
+				"{\"return\": {\"status\": %q, \"running\": true}, \"id\": \"status\"}\r\n", status)
+			c.Close()
+		}
+	}()
+}
+
+// While the machine's supervisor holds its up lock, Of asks QEMU alone;
+// without it, systemd too (here, a bus that is not there).
+func TestOfAsksSystemdOnlyWithoutTheUpLock(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
+	m := layout.Layout{Home: t.TempDir()}.Project("p")
+	if err := os.MkdirAll(m.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.Port, []byte("2222\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fakeQEMU(t, m.Monitor, qemu.StatePaused)
+
+	var bus *unit.BusError
+	if _, err := Of(context.Background(), m); !errors.As(err, &bus) {
+		t.Fatalf("without the up lock: %v, want the bus asked and found missing", err)
+	}
+	up, err := lock.HoldUp(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Release()
+	if s, err := Of(context.Background(), m); err != nil || s.State != Paused || s.QEMU != qemu.StatePaused {
+		t.Fatalf("with the up lock: %+v, %v; want paused, from QEMU", s, err)
 	}
 }

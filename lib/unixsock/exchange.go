@@ -31,6 +31,9 @@ type Exchange struct {
 	read     []byte
 	over     bool
 	err      error
+	// failed is why the connection broke; what came before it is still
+	// looked at for the answer.
+	failed error
 }
 
 // Answer is given everything read so far, each time more arrives, and
@@ -97,7 +100,10 @@ func (e *Exchange) write() {
 		case errors.Is(err, unix.EAGAIN):
 			return
 		case err != nil:
-			e.end(fmt.Errorf("writing to %s: %w", e.path, err))
+			// A server may answer and hang up before it has read
+			// everything (EPIPE): its answer may still be there to read.
+			e.failed = fmt.Errorf("writing to %s: %w", e.path, err)
+			e.unsent = nil
 			return
 		}
 		e.unsent = e.unsent[n:]
@@ -123,8 +129,13 @@ func (e *Exchange) receive() {
 			break
 		}
 		if err != nil {
-			e.end(fmt.Errorf("reading from %s: %w", e.path, err))
-			return
+			// A server that hangs up without reading all it was sent
+			// resets the connection (ECONNRESET), after what it wrote.
+			if e.failed == nil {
+				e.failed = fmt.Errorf("reading from %s: %w", e.path, err)
+			}
+			eof = true
+			break
 		}
 		if n == 0 {
 			eof = true
@@ -138,6 +149,8 @@ func (e *Exchange) receive() {
 		e.end(err)
 	case done:
 		e.end(nil)
+	case e.failed != nil && eof:
+		e.end(e.failed)
 	case eof:
 		e.end(fmt.Errorf("%s closed the connection before answering: %w", e.path, io.ErrUnexpectedEOF))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,25 +19,16 @@ import (
 // and closes unless keep.
 func serve(t *testing.T, path string, keep bool, reply func(question string) []string) {
 	t.Helper()
-	l := bind(t, path)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				q, _ := readLine(c)
-				for _, piece := range reply(q) {
-					c.Write([]byte(piece))
-					time.Sleep(time.Millisecond)
-				}
-				if !keep {
-					c.Close()
-				}
-			}()
+	accept(bind(t, path), func(c net.Conn) {
+		q, _ := readLine(c)
+		for _, piece := range reply(q) {
+			c.Write([]byte(piece))
+			time.Sleep(time.Millisecond)
 		}
-	}()
+		if !keep {
+			c.Close()
+		}
+	})
 }
 
 func readLine(r io.Reader) (string, error) {
@@ -189,5 +181,26 @@ func TestExchangeEndsWithItsContext(t *testing.T) {
 	Wait(ctx, e)
 	if !errors.Is(e.Err(), context.Canceled) || time.Since(begin) > 2*ctxPoll+100*time.Millisecond {
 		t.Errorf("after %s: %v, want canceled within %s", time.Since(begin), e.Err(), 2*ctxPoll)
+	}
+}
+
+// A server may answer and hang up without reading the whole question:
+// the connection is then reset, or refuses the rest of the question, but
+// the answer it sent first still counts.
+func TestExchangeAnswerBeforeReset(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hasty.sock")
+	accept(bind(t, path), func(c net.Conn) {
+		c.Write([]byte("answer\n"))
+		c.Close()
+	})
+	// Large enough not to fit in the socket's buffers at once.
+	question := append(bytes.Repeat([]byte("q"), 4<<20), '\n')
+	for range 10 {
+		var got string
+		e := Start(path, question, 5*time.Second, untilLine(&got))
+		Wait(context.Background(), e)
+		if e.Err() != nil || got != "answer" {
+			t.Fatalf("got %q, %v", got, e.Err())
+		}
 	}
 }

@@ -41,20 +41,27 @@ func bind(t *testing.T, path string) net.Listener {
 	return l
 }
 
-// listen binds a socket at path that greets each client and hangs up.
-func listen(t *testing.T, path string) {
-	t.Helper()
-	l := bind(t, path)
+// accept serves every connection to l with serve, each on a goroutine of
+// its own, until l is closed.
+func accept(l net.Listener, serve func(net.Conn)) {
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			c.Write([]byte("hello"))
-			c.Close()
+			go serve(c)
 		}
 	}()
+}
+
+// listen binds a socket at path that greets each client and hangs up.
+func listen(t *testing.T, path string) {
+	t.Helper()
+	accept(bind(t, path), func(c net.Conn) {
+		c.Write([]byte("hello"))
+		c.Close()
+	})
 }
 
 func TestOpenLongPath(t *testing.T) {

@@ -608,7 +608,7 @@ func (c *chaos) invariants(t *testing.T) {
 	projects, _ := os.ReadDir(filepath.Join(c.s.home, "projects"))
 	for _, p := range projects {
 		dir := filepath.Join(c.s.home, "projects", p.Name())
-		for _, runtime := range []string{"port", "monitor.sock", "console.sock", "events.sock", "qemu.pid"} {
+		for _, runtime := range []string{"port", "monitor.sock", "console.sock", "events.sock", "qemu.pid", "up"} {
 			_, err := os.Lstat(filepath.Join(dir, runtime))
 			c.check(t, "no runtime file of a stopped machine", notThere(filepath.Join(dir, runtime), err))
 		}

@@ -51,7 +51,7 @@ func TestMachine(t *testing.T) {
 		if rec := s.shutdown(t, p); rec.Presses == 0 {
 			t.Errorf("shutdown record %+v: no press of the power button", rec)
 		}
-		for _, name := range []string{"port", "monitor.sock", "events.sock", "console.sock", "qemu.pid"} {
+		for _, name := range []string{"port", "monitor.sock", "events.sock", "console.sock", "qemu.pid", "up"} {
 			if _, err := os.Stat(filepath.Join(s.path(t, p), name)); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("%s outlived the machine: %v", name, err)
 			}

@@ -40,10 +40,12 @@ machine, named maintenance) is doing:
             file system), or asleep
   failed    the guest cannot go on (QEMU status internal-error or
             guest-panicked); only a stop and a new start bring it back
-A machine is running only when QEMU itself says so: systemd is asked about its
-unit, and QEMU about its guest over the monitor (QEMU is given a second). A
-machine without a port file is stopped, without asking: the file is written
-before its unit starts and removed once QEMU has ended.
+A machine is running only when QEMU itself says so, over the monitor (QEMU is
+given a second). A machine without a port file is stopped, without asking: the
+file is written before its unit starts and removed once QEMU has ended. Its
+unit is known to be active while the machine's supervisor holds the lock on
+its file up (from READY=1 until the machine begins to stop); otherwise systemd
+is asked too.
 
 For every state but running and stopped, and for a stopped machine whose QEMU
 ended without a shutdown (a crash), the reason follows on stderr. The exit

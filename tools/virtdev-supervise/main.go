@@ -56,7 +56,7 @@ machine is up once QEMU answers on its QMP socket events.sock, and follows
 QEMU's events there. When QEMU has exited it writes the machine's shutdown
 record (clean, forced or unknown, from QEMU's SHUTDOWN event; QEMU's exit
 status and last messages), removes the machine's runtime files (port, zone,
-sockets, qemu.pid), closes the network and exits with QEMU's status: 128+n
+sockets, qemu.pid, up), closes the network and exits with QEMU's status: 128+n
 when signal n ended QEMU. QEMU's standard output is the supervisor's (the
 installer machine's console). SIGTERM, SIGINT and SIGHUP are passed on to QEMU
 as SIGTERM; the supervisor itself leaves only after QEMU. A network that
