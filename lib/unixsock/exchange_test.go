@@ -153,18 +153,25 @@ func TestExchangeWhileQueueFull(t *testing.T) {
 
 	var got string
 	later := Start(path, []byte("q\n"), 5*time.Second, untilLine(&got))
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		time.Sleep(30 * time.Millisecond)
 		filler.Close()
-		for {
+		// The filler's connection, then the exchange's: the only two.
+		// (No more: once the test has closed fd, its number is another
+		// test's.)
+		for range 2 {
 			c, _, err := syscall.Accept(fd)
 			if err != nil {
 				return
 			}
 			syscall.Write(c, []byte("served\n"))
+			syscall.Close(c)
 		}
 	}()
 	Wait(context.Background(), later)
+	<-served
 	if later.Err() != nil || got != "served" {
 		t.Fatalf("once the queue had room: %q, %v", got, later.Err())
 	}

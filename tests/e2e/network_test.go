@@ -358,10 +358,17 @@ func (s *suite) supervisorKilled(t *testing.T, p string) {
 			t.Fatal("the port file outlived the machine")
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "zone")); !os.IsNotExist(err) {
-		t.Errorf("the zone file outlived the machine: %v", err)
+	for _, name := range []string{"zone", "up"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("the %s file outlived the machine: %v", name, err)
+		}
 	}
 	s.refuses(t, stopNotRunning, "not running", "virtdev-stop", p)
+	// The unit stays failed, as systemd keeps a unit whose main process
+	// was killed, until the next virtdev-start resets it.
+	if out := s.ok(t, time.Minute, "virtdev-status", p); out != "stopped\n" {
+		t.Errorf("virtdev-status after the supervisor was killed: %q, want stopped", out)
+	}
 }
 
 // parentOf reads a process's parent from /proc.
