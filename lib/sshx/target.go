@@ -65,7 +65,7 @@ func CheckRunning(ctx context.Context, units qemu.UnitWatcher, t Target) error {
 		return exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", t.Name)
 	}
 	if !st.Running() {
-		return state.UnitDown(t.Machine, st)
+		return state.UnitDown(t.Machine, st.Describe())
 	}
 	if c, err := qemu.Examine(ctx, t.Machine, statusTimeout); err == nil {
 		return c.Err(t.Name)

@@ -20,8 +20,8 @@ import (
 
 	"virtdev/lib/layout"
 	"virtdev/lib/qemu"
-	"virtdev/lib/unit"
 	"virtdev/lib/unixsock"
+	"virtdev/lib/userbus"
 )
 
 // Word is a machine's state as status prints it.
@@ -82,7 +82,7 @@ const QMPTimeout = time.Second
 // port file: it most likely runs); of many, only those whose units
 // systemd says run are, once it has said so. Every question is served on
 // this goroutine (unixsock.Wait). An error is the user manager's (a
-// *unit.BusError) or ctx's.
+// *userbus.BusError) or ctx's.
 func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 0 {
 		return nil, nil
@@ -91,7 +91,7 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 1 {
 		pattern = layout.Unit(machines[0].Name)
 	}
-	bus := unit.AskActiveStates(pattern)
+	bus := userbus.AskActiveStates(pattern)
 	probes := make([]*qemu.StatusQuestion, len(machines))
 	if len(machines) == 1 {
 		probes[0] = qemu.AskStatus(machines[0].Monitor, QMPTimeout)
