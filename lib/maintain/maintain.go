@@ -66,6 +66,7 @@ import (
 	"virtdev/lib/project"
 	"virtdev/lib/prompt"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/sshx"
 )
 
@@ -325,7 +326,7 @@ func (s *Session) refuse(ctx context.Context) error {
 	staging := l.Staging()
 	if _, err := os.Lstat(staging.Dir); err == nil {
 		e := &StagingError{Dir: staging.Dir}
-		if rec, err := qemu.ReadShutdown(l.Machine(layout.Maintenance).Shutdown); err == nil {
+		if rec, err := runstate.ReadShutdown(l.Machine(layout.Maintenance).Shutdown); err == nil {
 			e.Record = &rec
 		}
 		return e

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/runstate"
 )
 
 // SuperviseOptions is what a supervisor needs besides QEMU's command line.
@@ -40,7 +41,7 @@ type SuperviseOptions struct {
 
 // Supervision is how a supervised QEMU ended.
 type Supervision struct {
-	Record Shutdown // as written to the machine's shutdown record
+	Record runstate.Shutdown // as written to the machine's shutdown record
 	// Status is the exit status to pass on: QEMU's own, or 128+n when
 	// signal n ended it.
 	Status int
@@ -97,7 +98,7 @@ func Supervise(ctx context.Context, m layout.Machine, argv []string, o Supervise
 	if runErr != nil {
 		errs = append(errs, runErr)
 	}
-	if err := WriteShutdown(m.Shutdown, rec); err != nil {
+	if err := runstate.WriteShutdown(m.Shutdown, rec); err != nil {
 		errs = append(errs, fmt.Errorf("cannot record how the machine ended: %w", err))
 	}
 	if err := removeRuntime(m); err != nil {

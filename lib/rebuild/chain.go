@@ -18,6 +18,7 @@ import (
 	"virtdev/lib/lifecycle"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/sshx"
 	"virtdev/lib/unit"
 )
@@ -146,7 +147,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		}
 		// The machine is down, which is all the chain needs: its disks
 		// are replaced, and what is kept of them the backup took before.
-		if rec.How != qemu.Clean {
+		if rec.How != runstate.Clean {
 			e.Warnf("%s did not power off cleanly (%s), and was stopped all the same", name, rec.How)
 		}
 		if err != nil {

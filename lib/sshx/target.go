@@ -9,6 +9,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/state"
 )
 
@@ -67,8 +68,8 @@ func CheckRunning(ctx context.Context, units qemu.UnitWatcher, t Target) error {
 	if !st.Running() {
 		return state.UnitDown(t.Machine, st.Describe())
 	}
-	if c, err := qemu.Examine(ctx, t.Machine, statusTimeout); err == nil {
-		return c.Err(t.Name)
+	if c, err := runstate.Examine(ctx, t.Machine, statusTimeout); err == nil {
+		return qemu.GuestErr(t.Name, c)
 	}
 	return nil
 }

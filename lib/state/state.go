@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
-	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unixsock"
 	"virtdev/lib/userbus"
 )
@@ -54,7 +54,7 @@ type State struct {
 	State Word `json:"state"`
 	// QEMU is QEMU's own word for the guest (QMP query-status) when its
 	// unit runs and QEMU answered; empty otherwise.
-	QEMU qemu.RunState `json:"qemu,omitempty"`
+	QEMU runstate.RunState `json:"qemu,omitempty"`
 	// Reason says, for people, why the machine is in a state other than
 	// running or stopped, or why QEMU could not tell.
 	Reason string `json:"reason,omitempty"`
@@ -92,9 +92,9 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 		pattern = layout.Unit(machines[0].Name)
 	}
 	bus := userbus.AskActiveStates(pattern)
-	probes := make([]*qemu.StatusQuestion, len(machines))
+	probes := make([]*runstate.StatusQuestion, len(machines))
 	if len(machines) == 1 {
-		probes[0] = qemu.AskStatus(machines[0].Monitor, QMPTimeout)
+		probes[0] = runstate.AskStatus(machines[0].Monitor, QMPTimeout)
 	}
 	// While they answer, what the records say of those that may be
 	// stopped.
@@ -111,7 +111,7 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 		var asked []*unixsock.Exchange
 		for i, m := range machines {
 			if runs(active[layout.Unit(m.Name)]) {
-				probes[i] = qemu.AskStatus(m.Monitor, QMPTimeout)
+				probes[i] = runstate.AskStatus(m.Monitor, QMPTimeout)
 				asked = append(asked, probes[i].Exchange())
 			}
 		}
@@ -119,7 +119,7 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	}
 	states := make([]State, len(machines))
 	for i, m := range machines {
-		var status qemu.RunState
+		var status runstate.RunState
 		var qerr error
 		if probes[i] != nil {
 			status, qerr = probes[i].Status()
@@ -127,8 +127,8 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 		states[i] = Classify(m, active[layout.Unit(m.Name)], status, qerr, last[i])
 		// A machine paused on a disk error is explained by its disks:
 		// which file system found no room, and how much it has now.
-		if states[i].QEMU == qemu.StateIOError {
-			if c, err := qemu.Examine(ctx, m, QMPTimeout); err == nil && c.State == qemu.StateIOError {
+		if states[i].QEMU == runstate.StateIOError {
+			if c, err := runstate.Examine(ctx, m, QMPTimeout); err == nil && c.State == runstate.StateIOError {
 				states[i].Reason = strings.TrimPrefix(c.Reason(), "io-error: ")
 			}
 		}
@@ -155,7 +155,7 @@ func Of(ctx context.Context, m layout.Machine) (State, error) {
 // a unit systemd has not loaded), for a unit that runs QEMU's status or
 // the failure to learn it, and for one that does not, how its last run
 // ended when that is worth saying (LastRun).
-func Classify(m layout.Machine, active string, status qemu.RunState, qerr error, last string) State {
+func Classify(m layout.Machine, active string, status runstate.RunState, qerr error, last string) State {
 	switch {
 	case active == "activating":
 		return State{State: Starting}
@@ -171,11 +171,11 @@ func Classify(m layout.Machine, active string, status qemu.RunState, qerr error,
 			why = "its monitor socket " + m.Monitor + " is missing"
 		}
 		return State{State: Running, Reason: "QEMU's own status is unknown: " + why}
-	case status == qemu.StateRunning:
+	case status == runstate.StateRunning:
 		return State{State: Running, QEMU: status}
 	case status.Failed():
 		return State{State: Failed, QEMU: status, Reason: reason(m, status)}
-	case status == qemu.StateShutdown:
+	case status == runstate.StateShutdown:
 		return State{State: Stopping, QEMU: status, Reason: reason(m, status)}
 	}
 	return State{State: Paused, QEMU: status, Reason: reason(m, status)}
@@ -192,14 +192,14 @@ func runs(active string) bool {
 // that a guest's poweroff or virtdev-stop's signal brings. It is "" for
 // any other machine.
 func LastRun(m layout.Machine) string {
-	rec, err := qemu.ReadShutdown(m.Shutdown)
-	if err != nil || rec.How != qemu.Unknown {
+	rec, err := runstate.ReadShutdown(m.Shutdown)
+	if err != nil || rec.How != runstate.Unknown {
 		return ""
 	}
 	return "its last run ended abnormally (" + rec.Describe() + ")"
 }
 
 // reason is what QEMU's status means for this machine.
-func reason(m layout.Machine, status qemu.RunState) string {
+func reason(m layout.Machine, status runstate.RunState) string {
 	return status.Explain(m.Name)
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
-	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 )
 
 func TestClassify(t *testing.T) {
@@ -18,7 +18,7 @@ func TestClassify(t *testing.T) {
 	busy := errors.New("QMP monitor busy")
 	for _, c := range []struct {
 		active string
-		status qemu.RunState
+		status runstate.RunState
 		qerr   error
 		want   Word
 		reason string // a part of the reason; "" for none
@@ -27,16 +27,16 @@ func TestClassify(t *testing.T) {
 		{"inactive", "", fs.ErrNotExist, Stopped, ""},
 		{"failed", "", nil, Stopped, ""},
 		{"activating", "", fs.ErrNotExist, Starting, ""},
-		{"deactivating", qemu.StateRunning, nil, Stopping, ""},
-		{"active", qemu.StateRunning, nil, Running, ""},
-		{"reloading", qemu.StateRunning, nil, Running, ""},
-		{"active", qemu.StateIOError, nil, Paused, "a write to one of its disks failed"},
-		{"active", qemu.StatePaused, nil, Paused, "paused"},
-		{"active", qemu.StateSuspended, nil, Paused, "virtdev-monitor p system_wakeup"},
+		{"deactivating", runstate.StateRunning, nil, Stopping, ""},
+		{"active", runstate.StateRunning, nil, Running, ""},
+		{"reloading", runstate.StateRunning, nil, Running, ""},
+		{"active", runstate.StateIOError, nil, Paused, "a write to one of its disks failed"},
+		{"active", runstate.StatePaused, nil, Paused, "paused"},
+		{"active", runstate.StateSuspended, nil, Paused, "virtdev-monitor p system_wakeup"},
 		{"active", "debug", nil, Paused, "QEMU reports it debug"},
-		{"active", qemu.StateInternalError, nil, Failed, "a virtual CPU met an error"},
-		{"active", qemu.StateGuestPanicked, nil, Failed, "the guest's kernel panicked"},
-		{"active", qemu.StateShutdown, nil, Stopping, "powered off"},
+		{"active", runstate.StateInternalError, nil, Failed, "a virtual CPU met an error"},
+		{"active", runstate.StateGuestPanicked, nil, Failed, "the guest's kernel panicked"},
+		{"active", runstate.StateShutdown, nil, Stopping, "powered off"},
 		{"active", "", busy, Running, "QEMU's own status is unknown: QMP monitor busy"},
 		{"active", "", fs.ErrNotExist, Running, "monitor socket " + m.Monitor + " is missing"},
 	} {
@@ -58,12 +58,12 @@ func TestClassifyReadsShutdownRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	for how, want := range map[string]string{
-		qemu.Unknown: "its last run ended abnormally (QEMU reported no shutdown, QEMU killed by signal 6 (aborted)",
-		qemu.Clean:   "",
-		qemu.Forced:  "",
+		runstate.Unknown: "its last run ended abnormally (QEMU reported no shutdown, QEMU killed by signal 6 (aborted)",
+		runstate.Clean:   "",
+		runstate.Forced:  "",
 	} {
-		rec := qemu.Shutdown{How: how, Exit: "killed by signal 6 (aborted)", Time: time.Now()}
-		if err := qemu.WriteShutdown(m.Shutdown, rec); err != nil {
+		rec := runstate.Shutdown{How: how, Exit: "killed by signal 6 (aborted)", Time: time.Now()}
+		if err := runstate.WriteShutdown(m.Shutdown, rec); err != nil {
 			t.Fatal(err)
 		}
 		for _, active := range []string{"failed", "inactive", ""} {
@@ -98,8 +98,8 @@ func TestExplain(t *testing.T) {
 		s    State
 		want string
 	}{
-		{State{State: Running, QEMU: qemu.StateRunning}, ""},
-		{State{State: Paused, QEMU: qemu.StateIOError, Reason: "full"}, "p is paused (QEMU status io-error): full"},
+		{State{State: Running, QEMU: runstate.StateRunning}, ""},
+		{State{State: Paused, QEMU: runstate.StateIOError, Reason: "full"}, "p is paused (QEMU status io-error): full"},
 		{State{State: Stopped, Reason: "its last run failed"}, "p is stopped: its last run failed"},
 	} {
 		if got := c.s.Explain("p"); got != c.want {
