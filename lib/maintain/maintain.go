@@ -59,6 +59,7 @@ import (
 
 	"virtdev/lib/base"
 	"virtdev/lib/config"
+	"virtdev/lib/delta"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/fsutil"
 	"virtdev/lib/image"
@@ -261,7 +262,7 @@ func (s *Session) Run(ctx context.Context, p *Plan) (Result, error) {
 	if err := os.RemoveAll(m.Dir); err != nil {
 		s.Warnf("the base is resealed, but the rest of the staging directory could not be removed: %v\nRemove it: rm -rf %s", err, m.Dir)
 	}
-	leftovers, err := base.WarmDeltas(ctx, l)
+	leftovers, err := delta.Warm(ctx, l)
 	for _, dir := range leftovers {
 		s.Warnf("removed %s, left by an interrupted seal", dir)
 	}

@@ -12,6 +12,7 @@ import (
 	"virtdev/lib/backup"
 	"virtdev/lib/base"
 	"virtdev/lib/config"
+	"virtdev/lib/delta"
 	"virtdev/lib/dispatch"
 	"virtdev/lib/guest"
 	"virtdev/lib/layout"
@@ -159,7 +160,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		}
 		return lifecycle.Destroy(ctx, l, units, name, e.Infof)
 	case Create:
-		swept, err := base.SweepCreates(l, name, e.Program)
+		swept, err := delta.SweepCreates(l, name, e.Program)
 		for _, dir := range swept {
 			e.Warnf("removed %s, left by an interrupted virtdev-create", dir)
 		}
@@ -170,7 +171,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		if err != nil {
 			return err
 		}
-		if err := base.Derive(ctx, l, name, g, sshx.MakeHostKey, e.Warnf); err != nil {
+		if err := delta.Derive(ctx, l, name, g, sshx.MakeHostKey, e.Warnf); err != nil {
 			return err
 		}
 		e.Infof("Project %s created on base generation %s", name, g)
