@@ -10,8 +10,9 @@ import (
 )
 
 // GuestErr is the error a program that needs the guest to run meets, in
-// the condition Examine found it: a *FailedError for a guest that cannot
-// go on, a *HaltedError for a machine QEMU paused, nil otherwise.
+// the condition runstate.Examine found it: a *FailedError for a guest
+// that cannot go on, a *HaltedError for a machine QEMU paused, nil
+// otherwise.
 func GuestErr(name string, c runstate.Condition) error {
 	switch {
 	case c.State.Failed():
