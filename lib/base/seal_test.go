@@ -10,7 +10,6 @@ import (
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
-	"virtdev/lib/lock"
 	"virtdev/lib/project"
 )
 
@@ -240,34 +239,5 @@ func TestSealedNamesAnInterruptedSeal(t *testing.T) {
 	_, err := Sealed(l)
 	if exitcode.For(err) != exitcode.NoBase.N || !strings.Contains(err.Error(), scratch) || !strings.Contains(err.Error(), "run virtdev-seal") {
 		t.Errorf("Sealed = %v, want no base, naming %s", err, scratch)
-	}
-}
-
-func TestSweepCreates(t *testing.T) {
-	l := layout.Layout{Home: t.TempDir()}
-	for _, name := range []string{".create-p-1", ".create-my-p-22", ".create-other-3", ".create-busy-4", ".hidden", "p"} {
-		if err := os.MkdirAll(filepath.Join(l.Projects(), name, "x"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	held, err := lock.Project(l, "busy", "virtdev-create")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Release()
-	removed, err := SweepCreates(l, "p", "virtdev-create")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(removed) != 3 {
-		t.Errorf("removed %v, want the scratch of p, my-p and other", removed)
-	}
-	entries, _ := os.ReadDir(l.Projects())
-	var left []string
-	for _, e := range entries {
-		left = append(left, e.Name())
-	}
-	if strings.Join(left, " ") != ".create-busy-4 .hidden p" {
-		t.Errorf("left %v, want the busy project's scratch and what is no scratch", left)
 	}
 }

@@ -6,7 +6,7 @@ import (
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
-	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 )
 
 // The errors of a session. Each says what happened, that the sealed base
@@ -31,7 +31,7 @@ func (e *OrphanError) Error() string {
 type StagingError struct {
 	Dir string
 	// Record is how its machine ended, when it says.
-	Record *qemu.Shutdown
+	Record *runstate.Shutdown
 }
 
 func (e *StagingError) Error() string {
@@ -123,8 +123,8 @@ const (
 // poweroff: the base is not resealed.
 type EndError struct {
 	End     End
-	Record  qemu.Shutdown // as the machine's supervisor (and virtdev-stop) recorded it
-	Early   bool          // before the session was open
+	Record  runstate.Shutdown // as the machine's supervisor (and virtdev-stop) recorded it
+	Early   bool              // before the session was open
 	Staging string
 }
 

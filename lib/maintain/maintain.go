@@ -59,6 +59,7 @@ import (
 
 	"virtdev/lib/base"
 	"virtdev/lib/config"
+	"virtdev/lib/delta"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/fsutil"
 	"virtdev/lib/image"
@@ -66,6 +67,7 @@ import (
 	"virtdev/lib/project"
 	"virtdev/lib/prompt"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/sshx"
 )
 
@@ -260,7 +262,7 @@ func (s *Session) Run(ctx context.Context, p *Plan) (Result, error) {
 	if err := os.RemoveAll(m.Dir); err != nil {
 		s.Warnf("the base is resealed, but the rest of the staging directory could not be removed: %v\nRemove it: rm -rf %s", err, m.Dir)
 	}
-	leftovers, err := base.WarmDeltas(ctx, l)
+	leftovers, err := delta.Warm(ctx, l)
 	for _, dir := range leftovers {
 		s.Warnf("removed %s, left by an interrupted seal", dir)
 	}
@@ -325,7 +327,7 @@ func (s *Session) refuse(ctx context.Context) error {
 	staging := l.Staging()
 	if _, err := os.Lstat(staging.Dir); err == nil {
 		e := &StagingError{Dir: staging.Dir}
-		if rec, err := qemu.ReadShutdown(l.Machine(layout.Maintenance).Shutdown); err == nil {
+		if rec, err := runstate.ReadShutdown(l.Machine(layout.Maintenance).Shutdown); err == nil {
 			e.Record = &rec
 		}
 		return e

@@ -18,7 +18,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
-	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/testhost"
 	"virtdev/lib/unit"
 )
@@ -256,13 +256,13 @@ func TestEnding(t *testing.T) {
 	if err := os.MkdirAll(m.Dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	clean := qemu.Shutdown{How: qemu.Clean, Guest: true, Reason: "guest-shutdown", Time: begin.Add(time.Second)}
-	forced := qemu.Shutdown{How: qemu.Forced, Reason: "host-signal", Time: begin.Add(time.Second)}
+	clean := runstate.Shutdown{How: runstate.Clean, Guest: true, Reason: "guest-shutdown", Time: begin.Add(time.Second)}
+	forced := runstate.Shutdown{How: runstate.Forced, Reason: "host-signal", Time: begin.Add(time.Second)}
 	pressed := clean
 	pressed.Presses = 1
 	for _, c := range []struct {
 		name    string
-		record  *qemu.Shutdown
+		record  *runstate.Shutdown
 		stopped bool // virtdev-stop holds the lock when the machine is down
 		want    End
 	}{
@@ -271,12 +271,12 @@ func TestEnding(t *testing.T) {
 		{"no record", nil, false, Crashed},
 		{"clean after virtdev-stop pressed", &pressed, false, Aborted},
 		{"clean while virtdev-stop runs", &clean, true, Aborted},
-		{"a record of an earlier run", &qemu.Shutdown{How: qemu.Clean, Guest: true, Time: begin.Add(-time.Hour)}, false, Crashed},
+		{"a record of an earlier run", &runstate.Shutdown{How: runstate.Clean, Guest: true, Time: begin.Add(-time.Hour)}, false, Crashed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.Remove(m.Shutdown)
 			if c.record != nil {
-				if err := qemu.WriteShutdown(m.Shutdown, *c.record); err != nil {
+				if err := runstate.WriteShutdown(m.Shutdown, *c.record); err != nil {
 					t.Fatal(err)
 				}
 			}

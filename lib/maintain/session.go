@@ -17,6 +17,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/sshx"
 )
 
@@ -174,17 +175,17 @@ func (r *running) await(ctx context.Context) (report, error) {
 // session over.
 func (r *running) ending(ctx context.Context, early bool) error {
 	aborted := r.syncStop(ctx)
-	rec, err := qemu.ReadShutdown(r.m.Shutdown)
+	rec, err := runstate.ReadShutdown(r.m.Shutdown)
 	if err != nil || rec.Time.Before(r.begin) {
-		rec = qemu.Shutdown{How: qemu.Unknown}
+		rec = runstate.Shutdown{How: runstate.Unknown}
 	}
 	e := &EndError{Record: rec, Early: early, Staging: r.m.Dir}
 	switch {
 	case aborted || rec.Presses > 0:
 		e.End = Aborted
-	case rec.How == qemu.Forced:
+	case rec.How == runstate.Forced:
 		e.End = Forced
-	case rec.How != qemu.Clean || !rec.Guest:
+	case rec.How != runstate.Clean || !rec.Guest:
 		e.End = Crashed
 	default:
 		return nil

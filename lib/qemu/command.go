@@ -2,7 +2,10 @@
 // accelerator, the QMP connection, and a machine's life as a systemd user
 // unit. A machine is started by Start and stopped by Stop; in between its
 // supervisor (Supervise, run by virtdev-supervise as the unit's main
-// process) runs QEMU, follows it over QMP and records how it ended.
+// process) runs QEMU, follows it over QMP and records how it ended. What
+// QEMU's run state means, why a machine is paused and the record of its
+// end are package runstate's, which the programs that only look at
+// machines use without this package.
 package qemu
 
 import (

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/runstate"
 )
 
 // SetupError is something missing on the host rather than in the machine.
@@ -79,7 +80,7 @@ func (e *StuckError) Error() string {
 // FailedError is a machine whose guest cannot go on (Failed states).
 type FailedError struct {
 	Name  string
-	State RunState
+	State runstate.RunState
 }
 
 func (e *FailedError) Error() string {
@@ -90,11 +91,11 @@ func (e *FailedError) Error() string {
 // the shared condition exitcode.Paused.
 type HaltedError struct {
 	Name string
-	Condition
+	runstate.Condition
 }
 
 func (e *HaltedError) Error() string {
-	if e.State != StateIOError {
+	if e.State != runstate.StateIOError {
 		return fmt.Sprintf("%s is paused: %s (QEMU status %s)\nGo on: virtdev-resume %s; or stop it: virtdev-stop %s",
 			e.Name, e.Reason(), e.State, e.Name, e.Name)
 	}
@@ -121,8 +122,8 @@ func (e *HaltedError) ExitCode() int { return exitcode.Paused.N }
 type EndedError struct {
 	Name   string
 	Unit   string
-	Record *Shutdown // how it ended, when its supervisor recorded it
-	Ended  string    // how systemd saw the unit's main process end
+	Record *runstate.Shutdown // how it ended, when its supervisor recorded it
+	Ended  string             // how systemd saw the unit's main process end
 }
 
 func (e *EndedError) Error() string {

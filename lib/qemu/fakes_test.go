@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 	"virtdev/lib/unixsock"
 )
@@ -17,10 +18,10 @@ import (
 // events sent to the client connected at the time.
 type fakeQMP struct {
 	mu          sync.Mutex
-	state       RunState
+	state       runstate.RunState
 	presses     int
 	conts       int
-	disks       []Disk // query-block's answer
+	disks       []fakeDisk // query-block's answer
 	clients     int
 	conn        net.Conn
 	console     bool              // a client is attached to the console
@@ -29,10 +30,10 @@ type fakeQMP struct {
 	onReady     func()            // run after each handshake, without the lock
 	// onCont decides the state cont leaves, without the lock; without
 	// it the machine runs again.
-	onCont func(conts int) RunState
+	onCont func(conts int) runstate.RunState
 }
 
-func newFakeQMP(t *testing.T, path string, state RunState) *fakeQMP {
+func newFakeQMP(t *testing.T, path string, state runstate.RunState) *fakeQMP {
 	t.Helper()
 	f, l, err := listenQMP(path, &fakeQMP{state: state})
 	if err != nil {
@@ -91,6 +92,11 @@ func (f *fakeQMP) serve(c net.Conn) {
 		if dec.Decode(&cmd) != nil {
 			return
 		}
+		// A reply carries its command's id, when it has one.
+		id := ""
+		if cmd.ID != nil {
+			id = `, "id": ` + string(cmd.ID)
+		}
 		switch cmd.Execute {
 		case "qmp_capabilities":
 			f.send(`{"return": {}}`)
@@ -101,12 +107,8 @@ func (f *fakeQMP) serve(c net.Conn) {
 			f.mu.Lock()
 			state := f.state
 			f.mu.Unlock()
-			id := ""
-			if cmd.ID != nil {
-				id = `, "id": ` + string(cmd.ID)
-			}
 			f.send(`{"return": {"status": "` + string(state) + `", "singlestep": false, "running": ` +
-				map[bool]string{true: "true", false: "false"}[state == StateRunning] + `}` + id + `}`)
+				map[bool]string{true: "true", false: "false"}[state == runstate.StateRunning] + `}` + id + `}`)
 		case "system_powerdown":
 			f.mu.Lock()
 			f.presses++
@@ -147,13 +149,13 @@ func (f *fakeQMP) serve(c net.Conn) {
 			}
 			f.mu.Unlock()
 			answer, _ := json.Marshal(map[string]any{"return": blocks})
-			f.send(string(answer))
+			f.send(string(answer[:len(answer)-1]) + id + "}")
 		case "cont":
 			f.mu.Lock()
 			f.conts++
 			n := f.conts
 			f.mu.Unlock()
-			state := StateRunning
+			state := runstate.StateRunning
 			if f.onCont != nil {
 				state = f.onCont(n)
 			}
@@ -174,7 +176,7 @@ func (f *fakeQMP) send(line string) {
 	}
 }
 
-func (f *fakeQMP) setState(s RunState) {
+func (f *fakeQMP) setState(s runstate.RunState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.state = s
@@ -191,6 +193,11 @@ func (f *fakeQMP) pressed() int {
 	defer f.mu.Unlock()
 	return f.presses
 }
+
+// fakeDisk is one of the machine's block devices as query-block reports
+// it: its drive's id, image file, and last error ("" when it reports none,
+// "ok", "nospace", "failed").
+type fakeDisk struct{ Device, File, IOStatus string }
 
 // fakeUnits is a systemd user manager with one unit, whose reactions the
 // test decides.

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/digitalocean/go-qemu/qmp"
 
+	"virtdev/lib/runstate"
 	"virtdev/lib/unixsock"
 )
 
@@ -47,10 +47,6 @@ type ShutdownEvent struct {
 	Reason string
 }
 
-// ErrMonitorBusy is a QMP socket that accepts a connection but does not
-// greet: QEMU is serving another client (or is too busy to answer).
-var ErrMonitorBusy = errors.New("QMP monitor busy")
-
 // queueRetry is how often a connection refused for a full queue is tried
 // again.
 const queueRetry = 10 * time.Millisecond
@@ -68,7 +64,7 @@ func whileQueueFull(ctx context.Context, path string, timeout time.Duration, con
 			return err
 		}
 		if time.Since(begin) >= timeout || ctx.Err() != nil {
-			return fmt.Errorf("QMP socket %s: %w: its queue stayed full for %s", path, ErrMonitorBusy, timeout)
+			return fmt.Errorf("QMP socket %s: %w: its queue stayed full for %s", path, runstate.ErrMonitorBusy, timeout)
 		}
 		time.Sleep(queueRetry)
 	}
@@ -114,7 +110,7 @@ func DialEvents(ctx context.Context, path string, timeout time.Duration, handle 
 			return nil, fmt.Errorf("QMP handshake on %s: %w", path, err)
 		}
 	case <-timer.C:
-		err = fmt.Errorf("%w: QEMU did not greet within %s", ErrMonitorBusy, timeout)
+		err = fmt.Errorf("%w: QEMU did not greet within %s", runstate.ErrMonitorBusy, timeout)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -187,14 +183,14 @@ func (m *Monitor) Powerdown(timeout time.Duration) error {
 }
 
 // Status asks QEMU what state the machine is in.
-func (m *Monitor) Status(timeout time.Duration) (RunState, error) {
+func (m *Monitor) Status(timeout time.Duration) (runstate.RunState, error) {
 	data, err := m.run(`{"execute":"query-status"}`, timeout)
 	if err != nil {
 		return "", err
 	}
 	var reply struct {
 		Return struct {
-			Status RunState `json:"status"`
+			Status runstate.RunState `json:"status"`
 		} `json:"return"`
 	}
 	if err := json.Unmarshal(data, &reply); err != nil || reply.Return.Status == "" {
@@ -259,52 +255,6 @@ func (m *Monitor) Cont(timeout time.Duration) error {
 	return err
 }
 
-// DiskIOStatus is how QEMU reports a disk's last error, in query-block's
-// io-status.
-type DiskIOStatus string
-
-const (
-	DiskOK      DiskIOStatus = "ok"
-	DiskNoSpace DiskIOStatus = "nospace" // a write found the host file system full
-	DiskFailed  DiskIOStatus = "failed"  // any other error
-)
-
-// Disk is one of the machine's block devices as QEMU reports it.
-type Disk struct {
-	Device   string       // the drive's id: system, home, pflash1…
-	File     string       // the image file, as QEMU opened it
-	IOStatus DiskIOStatus // empty for a device that does not report it
-}
-
-// Disks lists the machine's block devices (QMP's query-block).
-func (m *Monitor) Disks(timeout time.Duration) ([]Disk, error) {
-	data, err := m.run(`{"execute":"query-block"}`, timeout)
-	if err != nil {
-		return nil, err
-	}
-	var reply struct {
-		Return []struct {
-			Device   string       `json:"device"`
-			IOStatus DiskIOStatus `json:"io-status"`
-			Inserted *struct {
-				File string `json:"file"`
-			} `json:"inserted"`
-		} `json:"return"`
-	}
-	if err := json.Unmarshal(data, &reply); err != nil {
-		return nil, fmt.Errorf("unexpected answer to query-block: %.200s", data)
-	}
-	disks := make([]Disk, 0, len(reply.Return))
-	for _, d := range reply.Return {
-		disk := Disk{Device: d.Device, IOStatus: d.IOStatus}
-		if d.Inserted != nil {
-			disk.File = d.Inserted.File
-		}
-		disks = append(disks, disk)
-	}
-	return disks, nil
-}
-
 // Shutdown is the SHUTDOWN event seen so far, or nil.
 func (m *Monitor) Shutdown() *ShutdownEvent {
 	m.mu.Lock()
@@ -337,94 +287,8 @@ func HumanCommand(ctx context.Context, path, command string, dial, run time.Dura
 	return mon.Human(command, run)
 }
 
-// StatusQuestion is query-status put to QEMU over a connection of its
-// own: AskStatus starts it, unixsock.Wait serves it (with any other
-// question a program has to put at the same time), and Status reads the
-// answer.
-type StatusQuestion struct {
-	path     string
-	exchange *unixsock.Exchange
-	seen     int // bytes of whole lines looked at
-	status   RunState
-}
-
-// AskStatus connects to the QMP socket at path and asks QEMU's status,
-// handshake and question written at once, before QEMU greets; the answer
-// is to come within timeout.
-func AskStatus(path string, timeout time.Duration) *StatusQuestion {
-	q := &StatusQuestion{path: path}
-	q.exchange = unixsock.Start(path, []byte(`{"execute":"qmp_capabilities"}{"execute":"query-status","id":"status"}`), timeout, q.answer)
-	return q
-}
-
-// Exchange is what unixsock.Wait serves; nil for a nil question.
-func (q *StatusQuestion) Exchange() *unixsock.Exchange {
-	if q == nil {
-		return nil
-	}
-	return q.exchange
-}
-
-// Status is QEMU's answer, once unixsock.Wait has returned. A socket
-// whose queue stayed full is ErrMonitorBusy.
-func (q *StatusQuestion) Status() (RunState, error) {
-	switch err := q.exchange.Err(); {
-	case errors.Is(err, unixsock.ErrTimeout):
-		return "", fmt.Errorf("QEMU did not answer query-status on %s: %w", q.path, err)
-	case errors.Is(err, unixsock.ErrQueueFull):
-		return "", fmt.Errorf("QMP socket %s: %w: %w", q.path, ErrMonitorBusy, err)
-	case err != nil:
-		return "", err
-	}
-	return q.status, nil
-}
-
-// answer looks through the messages read so far (greeting, handshake,
-// events) for the answer, which carries the question's id. QEMU writes
-// each message on a line of its own, and only a line that names a status
-// or an error is decoded, as plain JSON values: decoding the rest, or
-// into a struct (whose fields encoding/json works out by reflection),
-// cost these programs more than QEMU takes to answer.
-func (q *StatusQuestion) answer(read []byte, _ bool) (bool, error) {
-	for {
-		end := bytes.IndexByte(read[q.seen:], '\n')
-		if end < 0 {
-			return false, nil
-		}
-		line := read[q.seen : q.seen+end]
-		q.seen += end + 1
-		if !bytes.Contains(line, []byte(`"status"`)) && !bytes.Contains(line, []byte(`"error"`)) {
-			continue
-		}
-		var msg map[string]any
-		if err := json.Unmarshal(line, &msg); err != nil {
-			return false, fmt.Errorf("QMP on %s: %w", q.path, err)
-		}
-		if failure, ok := msg["error"].(map[string]any); ok {
-			return false, fmt.Errorf("QMP on %s: %v", q.path, failure["desc"])
-		}
-		if msg["id"] != "status" {
-			continue
-		}
-		answer, _ := msg["return"].(map[string]any)
-		if status, _ := answer["status"].(string); status != "" {
-			q.status = RunState(status)
-			return true, nil
-		}
-		data, _ := json.Marshal(msg["return"])
-		return false, fmt.Errorf("unexpected answer to query-status: %.200s", data)
-	}
-}
-
-// ProbeStatus asks the machine's status as AskStatus does, and waits.
-func ProbeStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {
-	q := AskStatus(path, timeout)
-	unixsock.Wait(ctx, q.Exchange())
-	return q.Status()
-}
-
 // QueryStatus asks the machine's status over a connection of its own.
-func QueryStatus(ctx context.Context, path string, timeout time.Duration) (RunState, error) {
+func QueryStatus(ctx context.Context, path string, timeout time.Duration) (runstate.RunState, error) {
 	mon, err := Dial(ctx, path, timeout)
 	if err != nil {
 		return "", err

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"virtdev/lib/runstate"
 )
 
 // longMachineDir is a machine directory whose sockets' paths are far too
@@ -24,9 +26,9 @@ func longMachineDir(t *testing.T) string {
 
 func TestMonitorOverLongPath(t *testing.T) {
 	path := filepath.Join(longMachineDir(t), "monitor.sock")
-	f := newFakeQMP(t, path, StateGuestPanicked)
+	f := newFakeQMP(t, path, runstate.StateGuestPanicked)
 	state, err := QueryStatus(context.Background(), path, time.Second)
-	if err != nil || state != StateGuestPanicked {
+	if err != nil || state != runstate.StateGuestPanicked {
 		t.Fatalf("QueryStatus = %q, %v; want guest-panicked", state, err)
 	}
 	mon, err := Dial(context.Background(), path, time.Second)
@@ -44,7 +46,7 @@ func TestMonitorOverLongPath(t *testing.T) {
 
 func TestDialEventsRecordsShutdown(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.sock")
-	f := newFakeQMP(t, path, StateRunning)
+	f := newFakeQMP(t, path, runstate.StateRunning)
 	var seen []string
 	mon, err := DialEvents(context.Background(), path, time.Second, func(e Event) { seen = append(seen, e.Name) })
 	if err != nil {
@@ -72,8 +74,8 @@ func TestDialGivesUpOnSilentMonitor(t *testing.T) {
 	}
 	defer l.Close()
 	begin := time.Now()
-	if _, err := Dial(context.Background(), path, 200*time.Millisecond); !errors.Is(err, ErrMonitorBusy) {
-		t.Fatalf("Dial without a greeting: %v, want ErrMonitorBusy", err)
+	if _, err := Dial(context.Background(), path, 200*time.Millisecond); !errors.Is(err, runstate.ErrMonitorBusy) {
+		t.Fatalf("Dial without a greeting: %v, want runstate.ErrMonitorBusy", err)
 	}
 	if d := time.Since(begin); d > 2*time.Second {
 		t.Errorf("Dial took %s to give up", d)
@@ -128,7 +130,7 @@ func TestCommandTimesOut(t *testing.T) {
 
 func TestHuman(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "monitor.sock")
-	f := newFakeQMP(t, path, StatePaused)
+	f := newFakeQMP(t, path, runstate.StatePaused)
 	mon, err := Dial(context.Background(), path, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +154,7 @@ func TestHuman(t *testing.T) {
 
 func TestChardevInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "monitor.sock")
-	f := newFakeQMP(t, path, StateRunning)
+	f := newFakeQMP(t, path, runstate.StateRunning)
 	for _, attached := range []bool{false, true} {
 		f.mu.Lock()
 		f.console = attached
@@ -169,36 +171,5 @@ func TestChardevInUse(t *testing.T) {
 			t.Error("a character device QEMU does not have was found")
 		}
 		mon.Close()
-	}
-}
-
-// ProbeStatus writes its question before QEMU greets, and skips what
-// comes before the answer, however long.
-func TestProbeStatus(t *testing.T) {
-	path := filepath.Join(longMachineDir(t), "monitor.sock")
-	f := newFakeQMP(t, path, StateIOError)
-	f.onReady = func() {
-		f.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}`)
-		// Longer than any buffer: skipped whole, "status" and all.
-		f.send(`{"event": "JOB_STATUS_CHANGE", "data": {"id": "` + strings.Repeat("j", 10000) + `", "status": "running"}}`)
-	}
-	state, err := ProbeStatus(context.Background(), path, time.Second)
-	if err != nil || state != StateIOError {
-		t.Fatalf("ProbeStatus = %q, %v; want io-error", state, err)
-	}
-	if _, err := ProbeStatus(context.Background(), filepath.Join(t.TempDir(), "none.sock"), time.Second); err == nil {
-		t.Error("a missing socket gave a status")
-	}
-}
-
-// A QEMU that never answers costs ProbeStatus its timeout, no more.
-func TestProbeStatusTimeout(t *testing.T) {
-	path := silentQEMU(t)
-	begin := time.Now()
-	if _, err := ProbeStatus(context.Background(), path, 200*time.Millisecond); err == nil {
-		t.Fatal("a silent QEMU gave a status")
-	}
-	if took := time.Since(begin); took > 2*time.Second {
-		t.Errorf("ProbeStatus took %s with a 200ms limit", took)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"virtdev/lib/egress"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 )
 
@@ -50,7 +51,7 @@ func startOptions(port int, accel string) StartOptions {
 // qemuDies plays a supervisor whose QEMU ends at start: it records QEMU's
 // end and last words, and the start job fails.
 func qemuDies(u *fakeUnits, m layout.Machine, said string) error {
-	WriteShutdown(m.Shutdown, Shutdown{How: Unknown, Exit: "exit status 1", Messages: []string{said}, Time: time.Now()})
+	runstate.WriteShutdown(m.Shutdown, runstate.Shutdown{How: runstate.Unknown, Exit: "exit status 1", Messages: []string{said}, Time: time.Now()})
 	os.Remove(m.Port)
 	u.exit(unit.CodeExited, 1)
 	return &unit.JobError{Unit: layout.Unit(m.Name), Result: "failed"}

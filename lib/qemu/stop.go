@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 )
 
@@ -50,15 +51,15 @@ type StopOptions struct {
 // internal-error or guest-panicked) cannot handle the button, and gets
 // SIGTERM at once. A machine QEMU paused is continued before the press,
 // since the guest could not see it otherwise: one paused on a full disk
-// only once its file system has room again (ResumeRoom). Without room,
-// Stop returns a *HaltedError and leaves the machine paused: a clean
+// only once its file system has room again (runstate.ResumeRoom). Without
+// room, Stop returns a *HaltedError and leaves the machine paused: a clean
 // poweroff needs the guest to write.
 //
 // It returns once the unit is down, with the record of how the machine
 // ended: the supervisor's, from QEMU's SHUTDOWN event, with what Stop did
 // added (presses, the last signal, the time it took), and rewritten; or,
 // when the supervisor was killed before it could write one, Stop's own.
-func Stop(ctx context.Context, units Units, m layout.Machine, o StopOptions) (Shutdown, error) {
+func Stop(ctx context.Context, units Units, m layout.Machine, o StopOptions) (runstate.Shutdown, error) {
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}
 	}
@@ -71,21 +72,21 @@ func Stop(ctx context.Context, units Units, m layout.Machine, o StopOptions) (Sh
 	name := layout.Unit(m.Name)
 	st, err := units.Status(ctx, name)
 	if err != nil {
-		return Shutdown{}, err
+		return runstate.Shutdown{}, err
 	}
 	if st.Down() {
 		// Files from a machine that ended unwatched must not claim it runs.
-		return Shutdown{}, errors.Join(&NotRunningError{Unit: name}, removeRuntime(m))
+		return runstate.Shutdown{}, errors.Join(&NotRunningError{Unit: name}, removeRuntime(m))
 	}
 	begin := time.Now()
 	s := &stopping{units: units, name: name, m: m, o: o}
 	final, err := s.run(ctx)
 	if err != nil {
-		return Shutdown{}, err
+		return runstate.Shutdown{}, err
 	}
 	rec := s.record(final, begin)
 	var errs []error
-	if err := WriteShutdown(m.Shutdown, rec); err != nil {
+	if err := runstate.WriteShutdown(m.Shutdown, rec); err != nil {
 		errs = append(errs, fmt.Errorf("cannot record how %s ended in %s: %w", m.Name, m.Shutdown, err))
 	}
 	if o.ResetFailed {
@@ -107,14 +108,14 @@ type stopping struct {
 	o     StopOptions
 
 	presses int
-	sent    string   // the last signal sent
-	state   RunState // the status that kept the guest from the button, if any
+	sent    string            // the last signal sent
+	state   runstate.RunState // the status that kept the guest from the button, if any
 }
 
 // press is what one round of the power button found and did.
 type press struct {
-	found   *Condition // how QEMU found the machine, when it answered
-	resumed bool       // it was paused, and was continued
+	found   *runstate.Condition // how QEMU found the machine, when it answered
+	resumed bool                // it was paused, and was continued
 	pressed bool
 	err     error
 }
@@ -181,7 +182,7 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 	}
 	if s.o.Force {
 		// Only to record what state the guest was left in.
-		if c, err := Examine(ctx, s.m, commandTimeout); err == nil && c.State != StateRunning {
+		if c, err := runstate.Examine(ctx, s.m, commandTimeout); err == nil && c.State != runstate.StateRunning {
 			s.state = c.State
 		}
 		close(reports)
@@ -206,7 +207,7 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 				continue
 			}
 			var err error
-			if p.err == nil || errors.Is(p.err, ErrMonitorBusy) {
+			if p.err == nil || errors.Is(p.err, runstate.ErrMonitorBusy) {
 				unreachable = 0
 			}
 			s.tell(p)
@@ -214,14 +215,14 @@ func (s *stopping) run(ctx context.Context) (unit.Status, error) {
 			case p.pressed: // told
 			case p.unable() && p.found.State.Halted():
 				if s.sent == "" {
-					return unit.Status{}, p.found.Err(s.m.Name)
+					return unit.Status{}, GuestErr(s.m.Name, *p.found)
 				}
 			case p.unable():
 				s.state = p.found.State
 				if s.sent == "" {
 					err = escalate(fmt.Sprintf("the guest is not running (QEMU status %s), so it cannot handle the power button", p.found.State))
 				}
-			case errors.Is(p.err, ErrMonitorBusy):
+			case errors.Is(p.err, runstate.ErrMonitorBusy):
 				if !toldBusy {
 					toldBusy = true
 					s.o.Progress("QEMU's monitor %s is busy with another client; pressing again in %s", s.m.Monitor, s.o.PressInterval)
@@ -265,10 +266,10 @@ func (s *stopping) tell(p press) {
 }
 
 // pressLoop presses the power button now and every PressInterval, each
-// time over a connection of its own, after asking QEMU whether the guest
-// runs: a press while it does not is lost. Each round goes to out, which
-// is closed as pressLoop ends: with ctx, or after finding the guest
-// unable to handle the button.
+// time over connections of its own (runstate.Examine's, then the
+// press's), after asking QEMU whether the guest runs: a press while it
+// does not is lost. Each round goes to out, which is closed as pressLoop
+// ends: with ctx, or after finding the guest unable to handle the button.
 func (s *stopping) pressLoop(ctx context.Context, out chan<- press) {
 	defer close(out)
 	for {
@@ -288,20 +289,21 @@ func (s *stopping) pressLoop(ctx context.Context, out chan<- press) {
 // pressOnce asks how the machine is, continues it if QEMU paused it and
 // it has room to go on, and presses the button if the guest runs.
 func pressOnce(ctx context.Context, m layout.Machine) press {
-	mon, err := Dial(ctx, m.Monitor, commandTimeout)
-	if err != nil {
-		return press{err: err}
-	}
-	defer mon.Close()
-	c, err := mon.examine(m, commandTimeout)
+	c, err := runstate.Examine(ctx, m, commandTimeout)
 	if err != nil {
 		return press{err: err}
 	}
 	p := press{found: &c}
-	switch {
-	case c.State.Failed(), c.State.Halted() && !c.HasRoom():
+	if c.State.Failed() || c.State.Halted() && !c.HasRoom() {
 		return p
-	case c.State.Halted():
+	}
+	mon, err := Dial(ctx, m.Monitor, commandTimeout)
+	if err != nil {
+		p.err = err
+		return p
+	}
+	defer mon.Close()
+	if c.State.Halted() {
 		if err := mon.Cont(commandTimeout); err != nil {
 			p.err = err
 			return p
@@ -319,15 +321,15 @@ func pressOnce(ctx context.Context, m layout.Machine) press {
 // record is how the machine ended: the supervisor's record of QEMU's end
 // if it wrote one during this stop, else what Stop knows, with Stop's own
 // part added.
-func (s *stopping) record(final unit.Status, begin time.Time) Shutdown {
-	var rec Shutdown
+func (s *stopping) record(final unit.Status, begin time.Time) runstate.Shutdown {
+	var rec runstate.Shutdown
 	if fresh := readFreshShutdown(s.m.Shutdown, begin); fresh != nil {
 		rec = *fresh
 	} else {
 		rec.Exit = final.Ended()
 		rec.Time = time.Now()
 	}
-	how := classify(rec.event(), s.sent)
+	how := classify(recordedEvent(rec), s.sent)
 	rec.How, rec.Signal = how.How, s.sent
 	rec.Presses = s.presses
 	rec.State = s.state

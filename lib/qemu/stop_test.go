@@ -15,12 +15,13 @@ import (
 	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 )
 
 // running makes a machine that runs: a unit, a port file, and QEMU's
 // public monitor in state.
-func running(t *testing.T, state RunState) (layout.Machine, *fakeUnits, *fakeQMP) {
+func running(t *testing.T, state runstate.RunState) (layout.Machine, *fakeUnits, *fakeQMP) {
 	t.Helper()
 	_, ms := machines(t, "p")
 	m := ms[0]
@@ -36,7 +37,7 @@ func supervisorRecords(u *fakeUnits, m layout.Machine, event *ShutdownEvent) {
 	rec := classify(event, "")
 	rec.Exit = "exit status 0"
 	rec.Time = time.Now()
-	WriteShutdown(m.Shutdown, rec)
+	runstate.WriteShutdown(m.Shutdown, rec)
 	os.Remove(m.Port)
 	u.exit(unit.CodeExited, 0)
 }
@@ -51,7 +52,7 @@ func fastStop(timeout time.Duration) StopOptions {
 // The guest ignores the first presses, as a booting guest does, and powers
 // off at the third: clean, with the presses counted in the record.
 func TestStopClean(t *testing.T) {
-	m, u, q := running(t, StateRunning)
+	m, u, q := running(t, runstate.StateRunning)
 	q.onPowerdown = func(n int) {
 		if n == 3 {
 			supervisorRecords(u, m, &ShutdownEvent{Guest: true, Reason: "guest-shutdown"})
@@ -61,11 +62,11 @@ func TestStopClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.How != Clean || rec.Presses != 3 || rec.Signal != "" || len(u.killed()) != 0 {
+	if rec.How != runstate.Clean || rec.Presses != 3 || rec.Signal != "" || len(u.killed()) != 0 {
 		t.Errorf("record %+v, signals %v; want clean after 3 presses, no signal", rec, u.killed())
 	}
-	saved, err := ReadShutdown(m.Shutdown)
-	if err != nil || saved.Presses != 3 || saved.How != Clean {
+	saved, err := runstate.ReadShutdown(m.Shutdown)
+	if err != nil || saved.Presses != 3 || saved.How != runstate.Clean {
 		t.Errorf("saved record %+v, %v; want the supervisor's with the presses added", saved, err)
 	}
 	if u.resets != 1 {
@@ -76,7 +77,7 @@ func TestStopClean(t *testing.T) {
 // A guest deaf to the button gets SIGTERM after the timeout; QEMU's
 // SHUTDOWN then says host-signal: forced.
 func TestStopEscalatesToSIGTERM(t *testing.T) {
-	m, u, _ := running(t, StateRunning)
+	m, u, _ := running(t, runstate.StateRunning)
 	u.onKill = func(sig syscall.Signal) {
 		if sig == syscall.SIGTERM {
 			go supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
@@ -87,7 +88,7 @@ func TestStopEscalatesToSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.How != Forced || rec.Signal != "SIGTERM" || rec.Reason != "host-signal" || rec.Presses < 2 {
+	if rec.How != runstate.Forced || rec.Signal != "SIGTERM" || rec.Reason != "host-signal" || rec.Presses < 2 {
 		t.Errorf("record %+v; want forced by SIGTERM after presses", rec)
 	}
 	if d := time.Since(begin); d < 150*time.Millisecond {
@@ -98,7 +99,7 @@ func TestStopEscalatesToSIGTERM(t *testing.T) {
 // QEMU survives SIGTERM; SIGKILL takes the supervisor too, so Stop writes
 // the record alone.
 func TestStopEscalatesToSIGKILLAndRecordsAlone(t *testing.T) {
-	m, u, _ := running(t, StateRunning)
+	m, u, _ := running(t, runstate.StateRunning)
 	u.onKill = func(sig syscall.Signal) {
 		if sig == syscall.SIGKILL {
 			go u.exit(unit.CodeKilled, int32(syscall.SIGKILL))
@@ -111,8 +112,8 @@ func TestStopEscalatesToSIGKILLAndRecordsAlone(t *testing.T) {
 	if k := u.killed(); !slices.Equal(k, []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}) {
 		t.Errorf("signals %v", k)
 	}
-	saved, err := ReadShutdown(m.Shutdown)
-	if err != nil || saved.How != Forced || saved.Signal != "SIGKILL" || saved.Exit != "killed by signal 9 (killed)" || rec.How != Forced {
+	saved, err := runstate.ReadShutdown(m.Shutdown)
+	if err != nil || saved.How != runstate.Forced || saved.Signal != "SIGKILL" || saved.Exit != "killed by signal 9 (killed)" || rec.How != runstate.Forced {
 		t.Errorf("record %+v, %v; want Stop's own, forced by SIGKILL", saved, err)
 	}
 	for _, p := range runtimePaths(m) {
@@ -123,7 +124,7 @@ func TestStopEscalatesToSIGKILLAndRecordsAlone(t *testing.T) {
 }
 
 func TestStopGivesUpOnAStuckMachine(t *testing.T) {
-	m, u, _ := running(t, StateRunning)
+	m, u, _ := running(t, runstate.StateRunning)
 	_, err := Stop(context.Background(), u, m, fastStop(50*time.Millisecond))
 	var stuck *StuckError
 	if !errors.As(err, &stuck) {
@@ -134,7 +135,7 @@ func TestStopGivesUpOnAStuckMachine(t *testing.T) {
 // A guest that cannot go on cannot handle the button: no press, SIGTERM
 // at once, and the record says what QEMU reported.
 func TestStopFailedGuestGetsSIGTERMAtOnce(t *testing.T) {
-	for _, state := range []RunState{StateGuestPanicked, StateInternalError} {
+	for _, state := range []runstate.RunState{runstate.StateGuestPanicked, runstate.StateInternalError} {
 		t.Run(string(state), func(t *testing.T) {
 			m, u, q := running(t, state)
 			signalled(u, m)
@@ -143,7 +144,7 @@ func TestStopFailedGuestGetsSIGTERMAtOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.How != Forced || rec.State != state || rec.Presses != 0 || q.pressed() != 0 || q.continued() != 0 {
+			if rec.How != runstate.Forced || rec.State != state || rec.Presses != 0 || q.pressed() != 0 || q.continued() != 0 {
 				t.Errorf("record %+v, %d presses, %d conts; want forced with state %s, no press", rec, q.pressed(), q.continued(), state)
 			}
 			if d := time.Since(begin); d > 10*time.Second {
@@ -163,10 +164,10 @@ func signalled(u *fakeUnits, m layout.Machine) {
 // A machine paused by a user, or on a disk that has room again, is
 // continued so that its guest sees the button, and powers off cleanly.
 func TestStopContinuesAPausedMachine(t *testing.T) {
-	for _, state := range []RunState{StatePaused, StateIOError} {
+	for _, state := range []runstate.RunState{runstate.StatePaused, runstate.StateIOError} {
 		t.Run(string(state), func(t *testing.T) {
 			m, u, q := running(t, state)
-			q.disks = []Disk{{Device: "home", File: m.HomeImage, IOStatus: DiskNoSpace}}
+			q.disks = []fakeDisk{{Device: "home", File: m.HomeImage, IOStatus: "nospace"}}
 			q.onPowerdown = func(int) { supervisorRecords(u, m, &ShutdownEvent{Guest: true, Reason: "guest-shutdown"}) }
 			var said []string
 			o := fastStop(time.Minute)
@@ -175,7 +176,7 @@ func TestStopContinuesAPausedMachine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.How != Clean || q.continued() != 1 || rec.Presses != 1 || len(u.killed()) != 0 {
+			if rec.How != runstate.Clean || q.continued() != 1 || rec.Presses != 1 || len(u.killed()) != 0 {
 				t.Errorf("record %+v, %d conts, signals %v; want one cont, then a clean poweroff", rec, q.continued(), u.killed())
 			}
 			if !strings.Contains(strings.Join(said, "\n"), "continued p") {
@@ -188,9 +189,9 @@ func TestStopContinuesAPausedMachine(t *testing.T) {
 // withSpace makes every file system look as s says.
 func withSpace(t *testing.T, s fsutil.Space) {
 	t.Helper()
-	real := spaceOf
-	spaceOf = func(string) (fsutil.Space, error) { return s, nil }
-	t.Cleanup(func() { spaceOf = real })
+	real := runstate.SpaceOf
+	runstate.SpaceOf = func(string) (fsutil.Space, error) { return s, nil }
+	t.Cleanup(func() { runstate.SpaceOf = real })
 }
 
 var fullDisk = fsutil.Space{MountPoint: "/srv", Type: "ext4", Free: 4096, Size: 20 << 30}
@@ -199,8 +200,8 @@ var fullDisk = fsutil.Space{MountPoint: "/srv", Type: "ext4", Free: 4096, Size: 
 // it is left paused, untouched, and the error says where space is short.
 func TestStopLeavesAFullMachinePaused(t *testing.T) {
 	withSpace(t, fullDisk)
-	m, u, q := running(t, StateIOError)
-	q.disks = []Disk{{Device: "system", File: m.SystemImage, IOStatus: DiskOK}, {Device: "home", File: m.HomeImage, IOStatus: DiskNoSpace}}
+	m, u, q := running(t, runstate.StateIOError)
+	q.disks = []fakeDisk{{Device: "system", File: m.SystemImage, IOStatus: "ok"}, {Device: "home", File: m.HomeImage, IOStatus: "nospace"}}
 	_, err := Stop(context.Background(), u, m, fastStop(time.Minute))
 	var halted *HaltedError
 	if !errors.As(err, &halted) || exitcode.For(err) != exitcode.Paused.N {
@@ -218,7 +219,7 @@ func TestStopLeavesAFullMachinePaused(t *testing.T) {
 // a state that kept the guest from the button.
 func TestStopForced(t *testing.T) {
 	withSpace(t, fullDisk)
-	for _, state := range []RunState{StateRunning, StateIOError} {
+	for _, state := range []runstate.RunState{runstate.StateRunning, runstate.StateIOError} {
 		t.Run(string(state), func(t *testing.T) {
 			m, u, q := running(t, state)
 			signalled(u, m)
@@ -229,10 +230,10 @@ func TestStopForced(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := state
-			if state == StateRunning {
+			if state == runstate.StateRunning {
 				want = ""
 			}
-			if rec.How != Forced || rec.Signal != "SIGTERM" || rec.State != want || q.pressed() != 0 || q.continued() != 0 {
+			if rec.How != runstate.Forced || rec.Signal != "SIGTERM" || rec.State != want || q.pressed() != 0 || q.continued() != 0 {
 				t.Errorf("record %+v, %d presses, %d conts; want forced by SIGTERM at once, state %q", rec, q.pressed(), q.continued(), want)
 			}
 		})
@@ -251,7 +252,7 @@ func TestStopWithoutMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.How != Forced || rec.Signal != "SIGTERM" || rec.Presses != 0 {
+	if rec.How != runstate.Forced || rec.Signal != "SIGTERM" || rec.Presses != 0 {
 		t.Errorf("record %+v", rec)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
+	"virtdev/lib/runstate"
 )
 
 // SuperviseOptions is what a supervisor needs besides QEMU's command line.
@@ -41,7 +42,7 @@ type SuperviseOptions struct {
 
 // Supervision is how a supervised QEMU ended.
 type Supervision struct {
-	Record Shutdown // as written to the machine's shutdown record
+	Record runstate.Shutdown // as written to the machine's shutdown record
 	// Status is the exit status to pass on: QEMU's own, or 128+n when
 	// signal n ended it.
 	Status int
@@ -98,7 +99,7 @@ func Supervise(ctx context.Context, m layout.Machine, argv []string, o Supervise
 	if runErr != nil {
 		errs = append(errs, runErr)
 	}
-	if err := WriteShutdown(m.Shutdown, rec); err != nil {
+	if err := runstate.WriteShutdown(m.Shutdown, rec); err != nil {
 		errs = append(errs, fmt.Errorf("cannot record how the machine ended: %w", err))
 	}
 	if err := removeRuntime(m); err != nil {

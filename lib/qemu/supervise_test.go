@@ -21,6 +21,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
+	"virtdev/lib/runstate"
 )
 
 // The test binary is also a stand-in QEMU (FAKE_QEMU names its behaviour)
@@ -58,7 +59,7 @@ func fakeQEMUMain(mode string) {
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
 	ready := make(chan struct{}, 1)
-	q := &fakeQMP{state: StateRunning, onReady: func() { ready <- struct{}{} }}
+	q := &fakeQMP{state: runstate.StateRunning, onReady: func() { ready <- struct{}{} }}
 	if mode == "silent" {
 		q.mu.Lock() // never greets anyone
 	}
@@ -141,7 +142,7 @@ func superviseWith(t *testing.T, mode string, onReady func(layout.Machine), netw
 			t.Errorf("%s outlived QEMU", filepath.Base(p))
 		}
 	}
-	if saved, rerr := ReadShutdown(m.Shutdown); rerr != nil || saved.How != sup.Record.How {
+	if saved, rerr := runstate.ReadShutdown(m.Shutdown); rerr != nil || saved.How != sup.Record.How {
 		t.Errorf("saved record %+v, %v; want %+v", saved, rerr, sup.Record)
 	}
 	return m, sup, notes, log.String(), err
@@ -155,7 +156,7 @@ func TestSuperviseCleanPoweroff(t *testing.T) {
 	if strings.Join(notes, " ") != "READY=1" {
 		t.Errorf("told systemd %q, want READY=1", notes)
 	}
-	if sup.Status != 0 || sup.Record.How != Clean || !sup.Record.Guest || sup.Record.Exit != "exit status 0" {
+	if sup.Status != 0 || sup.Record.How != runstate.Clean || !sup.Record.Guest || sup.Record.Exit != "exit status 0" {
 		t.Errorf("supervision %+v", sup)
 	}
 }
@@ -170,7 +171,7 @@ func TestSuperviseQEMUDiesAtStart(t *testing.T) {
 	if len(notes) != 0 {
 		t.Errorf("told systemd %q about a QEMU that never came up", notes)
 	}
-	if sup.Status != 1 || sup.Record.How != Unknown || len(sup.Record.Messages) != 1 || !strings.Contains(sup.Record.Messages[0], "Could not open") {
+	if sup.Status != 1 || sup.Record.How != runstate.Unknown || len(sup.Record.Messages) != 1 || !strings.Contains(sup.Record.Messages[0], "Could not open") {
 		t.Errorf("supervision %+v", sup)
 	}
 	if !strings.Contains(log, "Could not open") {
@@ -202,7 +203,7 @@ func TestSupervisePassesSIGTERMOn(t *testing.T) {
 	if lock.IsUp(m) {
 		t.Error("the up lock outlived the supervision")
 	}
-	if sup.Status != 0 || sup.Record.How != Forced || sup.Record.Reason != "host-signal" {
+	if sup.Status != 0 || sup.Record.How != runstate.Forced || sup.Record.Reason != "host-signal" {
 		t.Errorf("supervision %+v", sup)
 	}
 	if !strings.Contains(log, "passing SIGTERM on to QEMU") {
@@ -215,7 +216,7 @@ func TestSuperviseQEMUKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sup.Status != 128+9 || sup.Record.How != Unknown || sup.Record.Exit != "killed by signal 9 (killed)" {
+	if sup.Status != 128+9 || sup.Record.How != runstate.Unknown || sup.Record.Exit != "killed by signal 9 (killed)" {
 		t.Errorf("supervision %+v", sup)
 	}
 }
@@ -306,7 +307,7 @@ func TestSuperviseRunsTheNetworkAroundQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sup.Record.How != Clean {
+	if sup.Record.How != runstate.Clean {
 		t.Errorf("supervision %+v, want a clean poweroff", sup)
 	}
 	select {
@@ -349,7 +350,7 @@ func TestSuperviseStopsQEMUWhenTheNetworkFails(t *testing.T) {
 	if !errors.As(err, &failed) || !strings.Contains(err.Error(), "link broken") {
 		t.Fatalf("got %v, want a NetworkError saying why", err)
 	}
-	if sup.Record.How != Forced || !strings.Contains(sup.Record.Exit, "network failed") {
+	if sup.Record.How != runstate.Forced || !strings.Contains(sup.Record.Exit, "network failed") {
 		t.Errorf("record %+v, want QEMU forced off because of the network", sup.Record)
 	}
 	if !strings.Contains(log, "stopping QEMU") {

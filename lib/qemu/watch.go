@@ -6,6 +6,7 @@ import (
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 )
 
@@ -49,8 +50,8 @@ func Watch(ctx context.Context, units UnitWatcher, m layout.Machine, interval ti
 			// A monitor that cannot be reached says nothing: QEMU may be
 			// busy with another client, or going away, which the unit
 			// tells.
-			if c, err := Examine(ctx, m, commandTimeout); err == nil {
-				if err := c.Err(m.Name); err != nil {
+			if c, err := runstate.Examine(ctx, m, commandTimeout); err == nil {
+				if err := GuestErr(m.Name, c); err != nil {
 					seen <- err
 					return
 				}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 )
 
@@ -15,8 +16,8 @@ const watchInterval = 20 * time.Millisecond
 
 // A guest that fails is seen within an interval or so, and said so.
 func TestWatchSeesAFailedGuest(t *testing.T) {
-	for _, state := range []RunState{StateInternalError, StateGuestPanicked} {
-		m, u, q := running(t, StateRunning)
+	for _, state := range []runstate.RunState{runstate.StateInternalError, runstate.StateGuestPanicked} {
+		m, u, q := running(t, runstate.StateRunning)
 		time.AfterFunc(100*time.Millisecond, func() { q.setState(state) })
 		begin := time.Now()
 		err := Watch(context.Background(), u, m, watchInterval)
@@ -32,7 +33,7 @@ func TestWatchSeesAFailedGuest(t *testing.T) {
 
 // A paused machine is the shared condition 87.
 func TestWatchSeesAPausedMachine(t *testing.T) {
-	m, u, _ := running(t, StateIOError)
+	m, u, _ := running(t, runstate.StateIOError)
 	err := Watch(context.Background(), u, m, watchInterval)
 	var halted *HaltedError
 	if !errors.As(err, &halted) || exitcode.For(err) != exitcode.Paused.N {
@@ -42,7 +43,7 @@ func TestWatchSeesAPausedMachine(t *testing.T) {
 
 // QEMU's exit is told with the supervisor's record.
 func TestWatchSeesTheEnd(t *testing.T) {
-	m, u, _ := running(t, StateRunning)
+	m, u, _ := running(t, runstate.StateRunning)
 	time.AfterFunc(50*time.Millisecond, func() {
 		supervisorRecords(u, m, &ShutdownEvent{Guest: false, Reason: "host-signal"})
 	})
@@ -54,7 +55,7 @@ func TestWatchSeesTheEnd(t *testing.T) {
 }
 
 func TestWatchEndsWithItsContext(t *testing.T) {
-	m, u, _ := running(t, StateRunning)
+	m, u, _ := running(t, runstate.StateRunning)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := Watch(ctx, u, m, watchInterval); !errors.Is(err, context.DeadlineExceeded) {

@@ -12,12 +12,14 @@ import (
 	"virtdev/lib/backup"
 	"virtdev/lib/base"
 	"virtdev/lib/config"
+	"virtdev/lib/delta"
 	"virtdev/lib/dispatch"
 	"virtdev/lib/guest"
 	"virtdev/lib/layout"
 	"virtdev/lib/lifecycle"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/sshx"
 	"virtdev/lib/unit"
 )
@@ -146,7 +148,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		}
 		// The machine is down, which is all the chain needs: its disks
 		// are replaced, and what is kept of them the backup took before.
-		if rec.How != qemu.Clean {
+		if rec.How != runstate.Clean {
 			e.Warnf("%s did not power off cleanly (%s), and was stopped all the same", name, rec.How)
 		}
 		if err != nil {
@@ -158,7 +160,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		}
 		return lifecycle.Destroy(ctx, l, units, name, e.Infof)
 	case Create:
-		swept, err := base.SweepCreates(l, name, e.Program)
+		swept, err := delta.SweepCreates(l, name, e.Program)
 		for _, dir := range swept {
 			e.Warnf("removed %s, left by an interrupted virtdev-create", dir)
 		}
@@ -169,7 +171,7 @@ func (e Env) step(ctx context.Context, units *unit.Manager, p Plan, s Step, r *R
 		if err != nil {
 			return err
 		}
-		if err := base.Derive(ctx, l, name, g, sshx.MakeHostKey, e.Warnf); err != nil {
+		if err := delta.Derive(ctx, l, name, g, sshx.MakeHostKey, e.Warnf); err != nil {
 			return err
 		}
 		e.Infof("Project %s created on base generation %s", name, g)

@@ -9,6 +9,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/state"
 )
 
@@ -65,10 +66,10 @@ func CheckRunning(ctx context.Context, units qemu.UnitWatcher, t Target) error {
 		return exitcode.Wrap(exitcode.NoUserManager, err, "cannot check whether %s runs", t.Name)
 	}
 	if !st.Running() {
-		return state.UnitDown(t.Machine, st)
+		return state.UnitDown(t.Machine, st.Describe())
 	}
-	if c, err := qemu.Examine(ctx, t.Machine, statusTimeout); err == nil {
-		return c.Err(t.Name)
+	if c, err := runstate.Examine(ctx, t.Machine, statusTimeout); err == nil {
+		return qemu.GuestErr(t.Name, c)
 	}
 	return nil
 }

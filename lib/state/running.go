@@ -6,7 +6,7 @@ import (
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/project"
-	"virtdev/lib/unit"
+	"virtdev/lib/userbus"
 )
 
 // CheckRunning checks that a machine runs and returns its SSH port. Its
@@ -14,35 +14,30 @@ import (
 // exitcode.CorruptPort when it holds something else), and systemd must
 // confirm that its unit runs, or the file outlived the machine
 // (exitcode.StalePort). systemd is asked in one exchange
-// (unit.ActiveStates), for programs whose whole run is this check.
+// (userbus.ActiveStates), for programs whose whole run is this check.
 func CheckRunning(ctx context.Context, m layout.Machine) (int, error) {
 	port, err := project.ReadPort(m)
 	if err != nil {
 		return 0, err
 	}
 	name := layout.Unit(m.Name)
-	active, err := unit.ActiveStates(ctx, name)
+	active, err := userbus.ActiveStates(ctx, name)
 	if err != nil {
 		return 0, err
 	}
-	if st := (unit.Status{ActiveState: active[name]}); !st.Running() {
-		return 0, UnitDown(m, st)
+	if !userbus.Running(active[name]) {
+		return 0, UnitDown(m, active[name])
 	}
 	return port, nil
 }
 
 // UnitDown explains that the unit of a machine that has a port file is
-// not running, with how it ended as far as st tells.
-func UnitDown(m layout.Machine, st unit.Status) error {
-	how := st.ActiveState
+// not running, with how it ended: its ActiveState and what more systemd
+// told of its end (unit.Status.Describe), "" for a unit systemd no longer
+// has loaded.
+func UnitDown(m layout.Machine, how string) error {
 	if how == "" {
 		how = "inactive" // not even loaded any more
-	}
-	if st.Result != "" && st.Result != "success" {
-		how += ", result " + st.Result
-	}
-	if ended := st.Ended(); ended != "" {
-		how += ", " + ended
 	}
 	name := layout.Unit(m.Name)
 	return exitcode.New(exitcode.StalePort,

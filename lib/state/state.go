@@ -20,9 +20,9 @@ import (
 
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
-	"virtdev/lib/qemu"
-	"virtdev/lib/unit"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unixsock"
+	"virtdev/lib/userbus"
 )
 
 // Word is a machine's state as status prints it.
@@ -55,7 +55,7 @@ type State struct {
 	State Word `json:"state"`
 	// QEMU is QEMU's own word for the guest (QMP query-status) when its
 	// unit runs and QEMU answered; empty otherwise.
-	QEMU qemu.RunState `json:"qemu,omitempty"`
+	QEMU runstate.RunState `json:"qemu,omitempty"`
 	// Reason says, for people, why the machine is in a state other than
 	// running or stopped, or why QEMU could not tell.
 	Reason string `json:"reason,omitempty"`
@@ -83,7 +83,7 @@ const QMPTimeout = time.Second
 // port file: it most likely runs); of many, only those whose units
 // systemd says run are, once it has said so. Every question is served on
 // this goroutine (unixsock.Wait). An error is the user manager's (a
-// *unit.BusError) or ctx's.
+// *userbus.BusError) or ctx's.
 func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 0 {
 		return nil, nil
@@ -92,10 +92,10 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	if len(machines) == 1 {
 		pattern = layout.Unit(machines[0].Name)
 	}
-	bus := unit.AskActiveStates(pattern)
-	probes := make([]*qemu.StatusQuestion, len(machines))
+	bus := userbus.AskActiveStates(pattern)
+	probes := make([]*runstate.StatusQuestion, len(machines))
 	if len(machines) == 1 {
-		probes[0] = qemu.AskStatus(machines[0].Monitor, QMPTimeout)
+		probes[0] = runstate.AskStatus(machines[0].Monitor, QMPTimeout)
 	}
 	// While they answer, what the records say of those that may be
 	// stopped.
@@ -112,7 +112,7 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 		var asked []*unixsock.Exchange
 		for i, m := range machines {
 			if runs(active[layout.Unit(m.Name)]) {
-				probes[i] = qemu.AskStatus(m.Monitor, QMPTimeout)
+				probes[i] = runstate.AskStatus(m.Monitor, QMPTimeout)
 				asked = append(asked, probes[i].Exchange())
 			}
 		}
@@ -120,7 +120,7 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 	}
 	states := make([]State, len(machines))
 	for i, m := range machines {
-		var status qemu.RunState
+		var status runstate.RunState
 		var qerr error
 		if probes[i] != nil {
 			status, qerr = probes[i].Status()
@@ -133,8 +133,8 @@ func Read(ctx context.Context, machines []layout.Machine) ([]State, error) {
 // explain explains a machine paused on a disk error by its disks: which
 // file system found no room, and how much it has now.
 func explain(ctx context.Context, m layout.Machine, s State) State {
-	if s.QEMU == qemu.StateIOError {
-		if c, err := qemu.Examine(ctx, m, QMPTimeout); err == nil && c.State == qemu.StateIOError {
+	if s.QEMU == runstate.StateIOError {
+		if c, err := runstate.Examine(ctx, m, QMPTimeout); err == nil && c.State == runstate.StateIOError {
 			s.Reason = strings.TrimPrefix(c.Reason(), "io-error: ")
 		}
 	}
@@ -152,7 +152,7 @@ func Of(ctx context.Context, m layout.Machine) (State, error) {
 		return Classify(m, "", "", nil, LastRun(m)), nil
 	}
 	if lock.IsUp(m) {
-		probe := qemu.AskStatus(m.Monitor, QMPTimeout)
+		probe := runstate.AskStatus(m.Monitor, QMPTimeout)
 		unixsock.Wait(ctx, probe.Exchange())
 		status, err := probe.Status()
 		return explain(ctx, m, Classify(m, "active", status, err, "")), nil
@@ -168,7 +168,7 @@ func Of(ctx context.Context, m layout.Machine) (State, error) {
 // a unit systemd has not loaded), for a unit that runs QEMU's status or
 // the failure to learn it, and for one that does not, how its last run
 // ended when that is worth saying (LastRun).
-func Classify(m layout.Machine, active string, status qemu.RunState, qerr error, last string) State {
+func Classify(m layout.Machine, active string, status runstate.RunState, qerr error, last string) State {
 	switch {
 	case active == "activating":
 		return State{State: Starting}
@@ -184,11 +184,11 @@ func Classify(m layout.Machine, active string, status qemu.RunState, qerr error,
 			why = "its monitor socket " + m.Monitor + " is missing"
 		}
 		return State{State: Running, Reason: "QEMU's own status is unknown: " + why}
-	case status == qemu.StateRunning:
+	case status == runstate.StateRunning:
 		return State{State: Running, QEMU: status}
 	case status.Failed():
 		return State{State: Failed, QEMU: status, Reason: reason(m, status)}
-	case status == qemu.StateShutdown:
+	case status == runstate.StateShutdown:
 		return State{State: Stopping, QEMU: status, Reason: reason(m, status)}
 	}
 	return State{State: Paused, QEMU: status, Reason: reason(m, status)}
@@ -205,14 +205,14 @@ func runs(active string) bool {
 // that a guest's poweroff or virtdev-stop's signal brings. It is "" for
 // any other machine.
 func LastRun(m layout.Machine) string {
-	rec, err := qemu.ReadShutdown(m.Shutdown)
-	if err != nil || rec.How != qemu.Unknown {
+	rec, err := runstate.ReadShutdown(m.Shutdown)
+	if err != nil || rec.How != runstate.Unknown {
 		return ""
 	}
 	return "its last run ended abnormally (" + rec.Describe() + ")"
 }
 
 // reason is what QEMU's status means for this machine.
-func reason(m layout.Machine, status qemu.RunState) string {
+func reason(m layout.Machine, status runstate.RunState) string {
 	return status.Explain(m.Name)
 }

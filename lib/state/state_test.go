@@ -14,8 +14,8 @@ import (
 
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
-	"virtdev/lib/qemu"
-	"virtdev/lib/unit"
+	"virtdev/lib/runstate"
+	"virtdev/lib/userbus"
 )
 
 func TestClassify(t *testing.T) {
@@ -23,7 +23,7 @@ func TestClassify(t *testing.T) {
 	busy := errors.New("QMP monitor busy")
 	for _, c := range []struct {
 		active string
-		status qemu.RunState
+		status runstate.RunState
 		qerr   error
 		want   Word
 		reason string // a part of the reason; "" for none
@@ -32,16 +32,16 @@ func TestClassify(t *testing.T) {
 		{"inactive", "", fs.ErrNotExist, Stopped, ""},
 		{"failed", "", nil, Stopped, ""},
 		{"activating", "", fs.ErrNotExist, Starting, ""},
-		{"deactivating", qemu.StateRunning, nil, Stopping, ""},
-		{"active", qemu.StateRunning, nil, Running, ""},
-		{"reloading", qemu.StateRunning, nil, Running, ""},
-		{"active", qemu.StateIOError, nil, Paused, "a write to one of its disks failed"},
-		{"active", qemu.StatePaused, nil, Paused, "paused"},
-		{"active", qemu.StateSuspended, nil, Paused, "virtdev-monitor p system_wakeup"},
+		{"deactivating", runstate.StateRunning, nil, Stopping, ""},
+		{"active", runstate.StateRunning, nil, Running, ""},
+		{"reloading", runstate.StateRunning, nil, Running, ""},
+		{"active", runstate.StateIOError, nil, Paused, "a write to one of its disks failed"},
+		{"active", runstate.StatePaused, nil, Paused, "paused"},
+		{"active", runstate.StateSuspended, nil, Paused, "virtdev-monitor p system_wakeup"},
 		{"active", "debug", nil, Paused, "QEMU reports it debug"},
-		{"active", qemu.StateInternalError, nil, Failed, "a virtual CPU met an error"},
-		{"active", qemu.StateGuestPanicked, nil, Failed, "the guest's kernel panicked"},
-		{"active", qemu.StateShutdown, nil, Stopping, "powered off"},
+		{"active", runstate.StateInternalError, nil, Failed, "a virtual CPU met an error"},
+		{"active", runstate.StateGuestPanicked, nil, Failed, "the guest's kernel panicked"},
+		{"active", runstate.StateShutdown, nil, Stopping, "powered off"},
 		{"active", "", busy, Running, "QEMU's own status is unknown: QMP monitor busy"},
 		{"active", "", fs.ErrNotExist, Running, "monitor socket " + m.Monitor + " is missing"},
 	} {
@@ -63,12 +63,12 @@ func TestClassifyReadsShutdownRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	for how, want := range map[string]string{
-		qemu.Unknown: "its last run ended abnormally (QEMU reported no shutdown, QEMU killed by signal 6 (aborted)",
-		qemu.Clean:   "",
-		qemu.Forced:  "",
+		runstate.Unknown: "its last run ended abnormally (QEMU reported no shutdown, QEMU killed by signal 6 (aborted)",
+		runstate.Clean:   "",
+		runstate.Forced:  "",
 	} {
-		rec := qemu.Shutdown{How: how, Exit: "killed by signal 6 (aborted)", Time: time.Now()}
-		if err := qemu.WriteShutdown(m.Shutdown, rec); err != nil {
+		rec := runstate.Shutdown{How: how, Exit: "killed by signal 6 (aborted)", Time: time.Now()}
+		if err := runstate.WriteShutdown(m.Shutdown, rec); err != nil {
 			t.Fatal(err)
 		}
 		for _, active := range []string{"failed", "inactive", ""} {
@@ -103,8 +103,8 @@ func TestExplain(t *testing.T) {
 		s    State
 		want string
 	}{
-		{State{State: Running, QEMU: qemu.StateRunning}, ""},
-		{State{State: Paused, QEMU: qemu.StateIOError, Reason: "full"}, "p is paused (QEMU status io-error): full"},
+		{State{State: Running, QEMU: runstate.StateRunning}, ""},
+		{State{State: Paused, QEMU: runstate.StateIOError, Reason: "full"}, "p is paused (QEMU status io-error): full"},
 		{State{State: Stopped, Reason: "its last run failed"}, "p is stopped: its last run failed"},
 	} {
 		if got := c.s.Explain("p"); got != c.want {
@@ -115,7 +115,7 @@ func TestExplain(t *testing.T) {
 
 // fakeQEMU answers every QMP connection at path as a QEMU whose guest is
 // in the given state: greeting, handshake, then the status question.
-func fakeQEMU(t *testing.T, path string, status qemu.RunState) {
+func fakeQEMU(t *testing.T, path string, status runstate.RunState) {
 	t.Helper()
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -146,9 +146,9 @@ func TestOfAsksSystemdOnlyWithoutTheUpLock(t *testing.T) {
 	if err := os.WriteFile(m.Port, []byte("2222\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fakeQEMU(t, m.Monitor, qemu.StatePaused)
+	fakeQEMU(t, m.Monitor, runstate.StatePaused)
 
-	var bus *unit.BusError
+	var bus *userbus.BusError
 	if _, err := Of(context.Background(), m); !errors.As(err, &bus) {
 		t.Fatalf("without the up lock: %v, want the bus asked and found missing", err)
 	}
@@ -157,7 +157,7 @@ func TestOfAsksSystemdOnlyWithoutTheUpLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Release()
-	if s, err := Of(context.Background(), m); err != nil || s.State != Paused || s.QEMU != qemu.StatePaused {
+	if s, err := Of(context.Background(), m); err != nil || s.State != Paused || s.QEMU != runstate.StatePaused {
 		t.Fatalf("with the up lock: %+v, %v; want paused, from QEMU", s, err)
 	}
 }

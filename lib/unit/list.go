@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Running lists the loaded units whose names match a glob pattern
@@ -21,6 +22,19 @@ func (m *Manager) Running(ctx context.Context, pattern string) ([]string, error)
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// ActiveStates is userbus.ActiveStates on an open connection.
+func (m *Manager) ActiveStates(ctx context.Context, patterns ...string) (map[string]string, error) {
+	units, err := m.conn.ListUnitsByPatternsContext(ctx, nil, patterns)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the units matching %s: %w", strings.Join(patterns, " "), err)
+	}
+	states := make(map[string]string, len(units))
+	for _, u := range units {
+		states[u.Name] = u.ActiveState
+	}
+	return states, nil
 }
 
 // Commands returns the argument vectors a service runs: its ExecStart and

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,6 +31,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/userbus"
 )
 
 // PollInterval bounds how late a waiter notices a change whose D-Bus signal
@@ -81,13 +81,7 @@ const (
 
 // Running reports whether the unit has a live process or is on its way to
 // or from having one: another start must be refused.
-func (s Status) Running() bool {
-	switch s.ActiveState {
-	case "active", "activating", "deactivating", "reloading", "refreshing":
-		return true
-	}
-	return false
-}
+func (s Status) Running() bool { return userbus.Running(s.ActiveState) }
 
 // Down reports whether the unit has finished: nothing of it runs any more.
 func (s Status) Down() bool { return !s.Running() }
@@ -104,70 +98,31 @@ func (s Status) Ended() string {
 	return ""
 }
 
-// BusError is the failure to reach the user's systemd manager.
-type BusError struct {
-	Address string // the bus address tried, if any
-	Err     error
-}
-
-func (e *BusError) Error() string {
-	where := "no user bus address: DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist"
-	if e.Address != "" {
-		where = fmt.Sprintf("user bus %s", e.Address)
+// Describe says how the unit is and how its main process ended, for
+// messages: "failed, result exit-code, exit status 1".
+func (s Status) Describe() string {
+	how := s.ActiveState
+	if s.Result != "" && s.Result != "success" {
+		how += ", result " + s.Result
 	}
-	return fmt.Sprintf("cannot reach the systemd user manager (%s): %v\n"+
-		"virtdev runs machines as systemd user units, so it needs the user bus of a logged-in user session\n"+
-		"(XDG_RUNTIME_DIR=/run/user/%d, DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/%d/bus).\n"+
-		"Check with: systemctl --user status\n"+
-		"Run it from a login session, or keep your user manager running without one: loginctl enable-linger %s",
-		where, e.Err, os.Getuid(), os.Getuid(), userName())
-}
-
-func (e *BusError) Unwrap() error { return e.Err }
-
-// ExitCode makes the failure the shared condition it is in every program.
-func (e *BusError) ExitCode() int { return exitcode.NoUserManager.N }
-
-func userName() string {
-	for _, v := range []string{"USER", "LOGNAME"} {
-		if name := os.Getenv(v); name != "" {
-			return name
-		}
+	if ended := s.Ended(); ended != "" {
+		how += ", " + ended
 	}
-	return strconv.Itoa(os.Getuid())
+	return how
 }
-
-// busAddress finds the user bus the way sd-bus does, and never autolaunches
-// a private dbus-daemon (as godbus would), which has no systemd behind it.
-func busAddress(getenv func(string) string) (string, error) {
-	if a := getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && a != "autolaunch:" {
-		return a, nil
-	}
-	if dir := getenv("XDG_RUNTIME_DIR"); dir != "" {
-		path := filepath.Join(dir, "bus")
-		if info, err := os.Stat(path); err == nil && info.Mode()&os.ModeSocket != 0 {
-			return "unix:path=" + path, nil
-		}
-	}
-	return "", errors.New("no bus address")
-}
-
-// ConnectDeadline bounds setting up the connection: a bus that accepts
-// but never answers must not leave a program killable only by SIGKILL.
-const ConnectDeadline = 5 * time.Second
 
 // Connect reaches the calling user's systemd manager within
-// ConnectDeadline. A missing, silent or broken bus, or a bus without
-// systemd behind it, is a *BusError explaining the fix; ctx ending first
+// userbus.ConnectDeadline. A missing, silent or broken bus, or a bus without
+// systemd behind it, is a *userbus.BusError explaining the fix; ctx ending first
 // returns its error.
 func Connect(ctx context.Context) (*Manager, error) {
-	return connect(ctx, os.Getenv, ConnectDeadline)
+	return connect(ctx, os.Getenv, userbus.ConnectDeadline)
 }
 
 func connect(ctx context.Context, getenv func(string) string, deadline time.Duration) (*Manager, error) {
-	address, err := busAddress(getenv)
+	address, err := userbus.Address(getenv)
 	if err != nil {
-		return nil, &BusError{Err: err}
+		return nil, &userbus.BusError{Err: err}
 	}
 	// The connections live on this context, not ctx: a program
 	// interrupted halfway through a start still needs them to roll back.
@@ -192,7 +147,7 @@ func connect(ctx context.Context, getenv func(string) string, deadline time.Dura
 	case r := <-done:
 		if r.err != nil {
 			cancel()
-			return nil, &BusError{Address: address, Err: r.err}
+			return nil, &userbus.BusError{Address: address, Err: r.err}
 		}
 		return r.m, nil
 	case <-timer.C:
@@ -210,7 +165,7 @@ func connect(ctx context.Context, getenv func(string) string, deadline time.Dura
 	if ctx.Err() != nil {
 		return nil, err
 	}
-	return nil, &BusError{Address: address, Err: err}
+	return nil, &userbus.BusError{Address: address, Err: err}
 }
 
 // dial makes go-systemd's two connections (calls and signals) on life and

@@ -10,33 +10,8 @@ import (
 	"time"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/userbus"
 )
-
-func TestBusAddress(t *testing.T) {
-	dir := t.TempDir()
-	env := func(vars map[string]string) func(string) string {
-		return func(k string) string { return vars[k] }
-	}
-	if _, err := busAddress(env(map[string]string{"XDG_RUNTIME_DIR": dir})); err == nil {
-		t.Fatal("a runtime directory without a bus socket gave an address")
-	}
-	l, err := net.Listen("unix", filepath.Join(dir, "bus"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	got, err := busAddress(env(map[string]string{"XDG_RUNTIME_DIR": dir}))
-	if want := "unix:path=" + filepath.Join(dir, "bus"); err != nil || got != want {
-		t.Fatalf("busAddress = %q, %v; want %q", got, err, want)
-	}
-	got, _ = busAddress(env(map[string]string{"XDG_RUNTIME_DIR": dir, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}))
-	if got != "unix:path=/x" {
-		t.Fatalf("DBUS_SESSION_BUS_ADDRESS not preferred: %q", got)
-	}
-	if _, err := busAddress(env(map[string]string{"DBUS_SESSION_BUS_ADDRESS": "autolaunch:"})); err == nil {
-		t.Fatal("autolaunch: accepted; it would start a bus without systemd")
-	}
-}
 
 func TestStatusStates(t *testing.T) {
 	for state, running := range map[string]bool{
@@ -61,15 +36,6 @@ func TestStatusEnded(t *testing.T) {
 	} {
 		if got := c.s.Ended(); got != c.want {
 			t.Errorf("Ended() = %q, want %q", got, c.want)
-		}
-	}
-}
-
-func TestBusErrorNamesTheFix(t *testing.T) {
-	msg := (&BusError{Err: net.ErrClosed}).Error()
-	for _, want := range []string{"DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "systemctl --user", "loginctl enable-linger"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
 	}
 }
@@ -106,7 +72,7 @@ func silentBus(t *testing.T) func(string) string {
 func TestConnectGivesUpOnSilentBus(t *testing.T) {
 	begin := time.Now()
 	_, err := connect(context.Background(), silentBus(t), 200*time.Millisecond)
-	var be *BusError
+	var be *userbus.BusError
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), "no answer within 200ms") {
 		t.Fatalf("got %v, want a BusError saying the bus did not answer", err)
 	}

@@ -72,6 +72,11 @@ func Start(path string, question []byte, timeout time.Duration, answer Answer) *
 	return e
 }
 
+// Send adds more to be written on the connection, for an Answer that
+// finds its question needs a sequel: Wait writes it, in order, after what
+// is still unsent.
+func (e *Exchange) Send(more []byte) { e.unsent = append(e.unsent, more...) }
+
 // Err is why the exchange failed, or nil once its answer is complete.
 func (e *Exchange) Err() error { return e.err }
 

@@ -79,6 +79,41 @@ func TestExchangesAtOnce(t *testing.T) {
 	}
 }
 
+// An Answer may ask more on the same connection, once it has seen the
+// first reply: a server that answers a line at a time hears it.
+func TestExchangeSendsASequel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	l := bind(t, path)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			q, err := readLine(c)
+			if err != nil {
+				return
+			}
+			c.Write([]byte("re " + q + "\n"))
+		}
+	}()
+	var e *Exchange
+	e = Start(path, []byte("first\n"), 5*time.Second, func(read []byte, _ bool) (bool, error) {
+		switch string(read) {
+		case "re first\n":
+			e.Send([]byte("second\n"))
+		case "re first\nre second\n":
+			return true, nil
+		}
+		return false, nil
+	})
+	Wait(context.Background(), e)
+	if err := e.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestExchangeFailures(t *testing.T) {
 	dir := t.TempDir()
 	silent := filepath.Join(dir, "silent.sock")

@@ -16,6 +16,7 @@ import (
 
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/delta"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
@@ -84,7 +85,7 @@ func run(env *cli.Env, args []string) error {
 	}
 	defer projectLock.Release()
 
-	swept, err := base.SweepCreates(l, name, env.Name)
+	swept, err := delta.SweepCreates(l, name, env.Name)
 	for _, dir := range swept {
 		env.Warnf("removed %s, left by an interrupted virtdev-create", dir)
 	}
@@ -102,11 +103,11 @@ func run(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := base.Derive(env.Ctx, l, name, g, sshx.MakeHostKey, env.Warnf); err != nil {
+	if err := delta.Derive(env.Ctx, l, name, g, sshx.MakeHostKey, env.Warnf); err != nil {
 		switch {
 		case env.Ctx.Err() != nil:
 			return cli.Errorf(exitcode.Interrupted.N, "interrupted while creating project %q; nothing was left behind", name)
-		case errors.Is(err, base.ErrExists):
+		case errors.Is(err, delta.ErrExists):
 			return cli.Errorf(exitProjectExists, "project %q appeared while it was being created: %s", name, m.Dir)
 		case exitcode.For(err) != exitcode.Failure.N:
 			return err

@@ -26,6 +26,7 @@ import (
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/state"
 	"virtdev/lib/term"
 )
@@ -125,7 +126,7 @@ func (s *session) do(line string) (string, error) {
 			return "", cli.Errorf(exitMonitor, "%s is starting: QEMU's monitor is not up yet\nTry again in a moment, or wait until it answers: virtdev-wait %s", s.m.Name, s.m.Name)
 		}
 		return "", exitcode.New(exitcode.NotRunning, "%s is not running: its QEMU has ended (%v), and its unit is winding down\nStart it again once it has stopped: virtdev-start %s", s.m.Name, err, s.m.Name)
-	case errors.Is(err, qemu.ErrMonitorBusy):
+	case errors.Is(err, runstate.ErrMonitorBusy):
 		return "", cli.Errorf(exitMonitor, "QEMU's monitor of %s did not take the connection: %v\nAnother client holds %s (QEMU serves one at a time), or QEMU is stuck; see who holds it: fuser %s",
 			s.m.Name, err, s.m.Monitor, s.m.Monitor)
 	}

@@ -19,6 +19,7 @@ import (
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 )
 
 const (
@@ -95,7 +96,7 @@ func run(env *cli.Env, args []string) error {
 			Message: "QEMU paused it again at once after it was continued.\n" + err.Error()}
 	case errors.As(err, &halted):
 		return &exitcode.Error{Code: exitcode.Paused, Err: err,
-			Message: "not continued: it would be paused again at once, with less than " + fsutil.SizeText(qemu.ResumeRoom) + " free.\n" + err.Error()}
+			Message: "not continued: it would be paused again at once, with less than " + fsutil.SizeText(runstate.ResumeRoom) + " free.\n" + err.Error()}
 	case errors.As(err, &failed):
 		return cli.Errorf(exitFailed, "%v", err)
 	case env.Ctx.Err() != nil:
@@ -104,12 +105,12 @@ func run(env *cli.Env, args []string) error {
 		return cli.Wrap(exitUnreachable, err, "cannot ask QEMU how %s is (is it stopping?)", name)
 	case err != nil:
 		return err
-	case found.State == qemu.StateRunning:
+	case found.State == runstate.StateRunning:
 		env.Infof("%s is running; there was nothing to continue", name)
 		return nil
 	}
 	env.Infof("%s runs again (it was paused: %s)", name, found.Reason())
-	if found.State == qemu.StateIOError {
+	if found.State == runstate.StateIOError {
 		if warning := project.RoomWarning(m.Dir, cfg.MinFree); warning != "" {
 			env.Warnf("%s", warning)
 		}

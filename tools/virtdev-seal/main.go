@@ -22,6 +22,7 @@ import (
 
 	"virtdev/lib/base"
 	"virtdev/lib/cli"
+	"virtdev/lib/delta"
 	"virtdev/lib/exitcode"
 	"virtdev/lib/image"
 	"virtdev/lib/layout"
@@ -139,7 +140,7 @@ func run(env *cli.Env, _ []string) error {
 // every create copies, and the empty installation/.
 func finish(env *cli.Env, l layout.Layout) error {
 	inst, sys := l.Installation(), l.System()
-	leftovers, err := base.WarmDeltas(env.Ctx, l)
+	leftovers, err := delta.Warm(env.Ctx, l)
 	for _, dir := range leftovers {
 		env.Warnf("removed %s, left by an interrupted virtdev-seal", dir)
 	}

@@ -29,6 +29,7 @@ import (
 	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/qemu"
+	"virtdev/lib/runstate"
 	"virtdev/lib/unit"
 )
 
@@ -146,9 +147,9 @@ func run(env *cli.Env, args []string) error {
 	// is reported after how it ended.
 	fmt.Fprintln(env.Stdout, rec.How)
 	switch rec.How {
-	case qemu.Clean:
+	case runstate.Clean:
 		env.Infof("%s: clean guest poweroff after %.1fs (power button pressed %d×)", name, rec.After, rec.Presses)
-	case qemu.Forced:
+	case runstate.Forced:
 		if opts.Force {
 			env.Infof("%s: stopped at once, as --force asked, after %.1fs (%s)%s", name, rec.After, forcedHow(rec), stateWhenForced(name, rec))
 			return err
@@ -175,14 +176,14 @@ func needsRoom(h *qemu.HaltedError) string {
 		where = fmt.Sprintf("on %s (see what takes it: %s)", h.Space.MountPoint, h.Space.Survey())
 	}
 	fmt.Fprintf(&b, "A clean poweroff needs space first: the guest writes as it shuts down. Free at least %s %s,\nthen run virtdev-stop %s again: it continues the machine, then powers it off.\n",
-		fsutil.SizeText(qemu.ResumeRoom), where, h.Name)
+		fsutil.SizeText(runstate.ResumeRoom), where, h.Name)
 	fmt.Fprintf(&b, "Or stop it now, without a clean poweroff: virtdev-stop --force %s", h.Name)
 	return b.String()
 }
 
 // stateWhenForced says what state a guest stopped by --force was in, when
 // it was not running.
-func stateWhenForced(name string, rec qemu.Shutdown) string {
+func stateWhenForced(name string, rec runstate.Shutdown) string {
 	if rec.State == "" {
 		return ""
 	}
@@ -190,7 +191,7 @@ func stateWhenForced(name string, rec qemu.Shutdown) string {
 }
 
 // whyForced says why the guest did not power off by itself.
-func whyForced(name string, rec qemu.Shutdown) string {
+func whyForced(name string, rec runstate.Shutdown) string {
 	switch {
 	case rec.State != "":
 		return fmt.Sprintf("the guest was not running (QEMU status %s), so it could not handle the power button: %s",
@@ -201,7 +202,7 @@ func whyForced(name string, rec qemu.Shutdown) string {
 	return fmt.Sprintf("the guest ignored the power button (pressed %d×)\nIts file systems were not unmounted cleanly; in the guest, logind (or acpid) must handle the power button.", rec.Presses)
 }
 
-func forcedHow(rec qemu.Shutdown) string {
+func forcedHow(rec runstate.Shutdown) string {
 	switch {
 	case rec.Signal != "" && rec.Reason != "":
 		return rec.Signal + ", QEMU reason " + rec.Reason

@@ -1,4 +1,4 @@
-package unit
+package userbus
 
 import (
 	"bytes"
@@ -37,18 +37,17 @@ func ActiveStates(ctx context.Context, patterns ...string) (map[string]string, e
 // at the same time, such as QEMU's status), and States reads the answer.
 //
 // It is how the programs that only look (status, port, list) reach
-// systemd. Connect sets up two connections, each greeted by the bus, and
-// checks the manager answers before anything is asked: a few milliseconds
-// that would be most of such a program's run. Here the authentication,
-// the bus's greeting and the question are written at once, and only the
-// answer is waited for. Bus addresses other than a plain socket path go
-// through Connect, when States is called.
+// systemd. unit.Connect sets up two connections, each greeted by the
+// bus, and checks the manager answers before anything is asked: a few
+// milliseconds that would be most of such a program's run. Here the
+// authentication, the bus's greeting and the question are written at
+// once, and only the answer is waited for. It speaks to a bus at a socket
+// path or an abstract socket name, the addresses systemd and dbus-daemon
+// give user buses; any other address is a *BusError that says so.
 type StatesQuestion struct {
-	getenv   func(string) string
-	deadline time.Duration
 	patterns []string
 	address  string
-	err      error // before anything was sent: no bus address
+	err      error // before anything was sent: no bus address, or one not spoken here
 	exchange *unixsock.Exchange
 	// What the answer has shown so far: the authentication's outcome,
 	// and the bytes of whole messages looked at.
@@ -63,39 +62,27 @@ func AskActiveStates(patterns ...string) *StatesQuestion {
 }
 
 func askActiveStates(getenv func(string) string, deadline time.Duration, patterns []string) *StatesQuestion {
-	q := &StatesQuestion{getenv: getenv, deadline: deadline, patterns: patterns}
-	q.address, q.err = busAddress(getenv)
+	q := &StatesQuestion{patterns: patterns}
+	q.address, q.err = Address(getenv)
 	if q.err != nil {
 		return q
 	}
-	if path, ok := socketPath(q.address); ok {
+	var path string
+	if path, q.err = socketPath(q.address); q.err == nil {
 		q.exchange = unixsock.Start(path, q.question(), deadline, q.answer)
 	}
 	return q
 }
 
 // Exchange is what unixsock.Wait serves; nil when there is nothing to
-// wait for.
+// wait for (the question could not be put).
 func (q *StatesQuestion) Exchange() *unixsock.Exchange { return q.exchange }
 
-// States is the answer, once unixsock.Wait has returned (for a bus
-// address Exchange does not speak, it asks through Connect now). ctx's
-// own end is returned as it is; any other failure is a *BusError.
+// States is the answer, once unixsock.Wait has returned. ctx's own end
+// is returned as it is; any other failure is a *BusError.
 func (q *StatesQuestion) States(ctx context.Context) (map[string]string, error) {
 	if q.err != nil {
-		return nil, &BusError{Err: q.err}
-	}
-	if q.exchange == nil {
-		m, err := connect(ctx, q.getenv, q.deadline)
-		if err != nil {
-			return nil, err
-		}
-		defer m.Close()
-		states, err := m.ActiveStates(ctx, q.patterns...)
-		if err != nil {
-			return nil, &BusError{Address: q.address, Err: err}
-		}
-		return states, nil
+		return nil, &BusError{Address: q.address, Err: q.err}
 	}
 	if err := q.exchange.Err(); err != nil {
 		if ctx.Err() != nil {
@@ -106,34 +93,31 @@ func (q *StatesQuestion) States(ctx context.Context) (map[string]string, error) 
 	return q.states, nil
 }
 
-// ActiveStates is the package function on an open connection.
-func (m *Manager) ActiveStates(ctx context.Context, patterns ...string) (map[string]string, error) {
-	units, err := m.conn.ListUnitsByPatternsContext(ctx, nil, patterns)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the units matching %s: %w", strings.Join(patterns, " "), err)
-	}
-	states := make(map[string]string, len(units))
-	for _, u := range units {
-		states[u.Name] = u.ActiveState
-	}
-	return states, nil
-}
-
-// socketPath is the socket of a bus address of the one form a
-// StatesQuestion speaks: unix:path=…, the form systemd and dbus-daemon
-// give user buses.
-func socketPath(address string) (string, bool) {
+// socketPath is the socket of a bus address of the forms a
+// StatesQuestion speaks, unix:path=… and unix:abstract=… (an abstract
+// name, which connect(2) is given with a leading @), the forms systemd
+// and dbus-daemon give user buses. Any other is refused, with what to
+// set instead.
+func socketPath(address string) (string, error) {
 	rest, ok := strings.CutPrefix(address, "unix:")
-	if !ok || strings.Contains(rest, ";") {
-		return "", false
-	}
-	for _, kv := range strings.Split(rest, ",") {
-		if value, ok := strings.CutPrefix(kv, "path="); ok {
-			path, err := url.PathUnescape(value)
-			return path, err == nil && path != ""
+	if ok && !strings.Contains(rest, ";") {
+		for _, kv := range strings.Split(rest, ",") {
+			key, value, _ := strings.Cut(kv, "=")
+			if key != "path" && key != "abstract" {
+				continue
+			}
+			name, err := url.PathUnescape(value)
+			if err != nil || name == "" {
+				break
+			}
+			if key == "abstract" {
+				name = "@" + name
+			}
+			return name, nil
 		}
 	}
-	return "", false
+	return "", errors.New("virtdev's programs that only look at machines speak to a user bus at a unix:path= or unix:abstract= address only; " +
+		"set DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus, where systemd's user bus listens")
 }
 
 // Serials of the question's two calls.

@@ -1,4 +1,4 @@
-package base
+package delta
 
 import (
 	"bytes"
@@ -241,11 +241,11 @@ func commit(root, entry, scratch string) (leftovers []string, err error) {
 	return leftovers, os.Rename(scratch, entry)
 }
 
-// WarmDeltas makes the sealed base's empty deltas ahead of the first
+// Warm makes the sealed base's empty deltas ahead of the first
 // virtdev-create, so that every create, the first included, only copies.
 // They are made in the cache itself, where whatever a killed seal leaves is
 // found and removed by the next one; it returns such leftovers it removed.
-func WarmDeltas(ctx context.Context, l layout.Layout) ([]string, error) {
+func Warm(ctx context.Context, l layout.Layout) ([]string, error) {
 	sys := l.System()
 	key, keyed := templateKey(sys)
 	if !keyed {

@@ -1,4 +1,4 @@
-package unit
+package userbus
 
 import (
 	"encoding/binary"

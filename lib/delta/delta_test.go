@@ -1,4 +1,4 @@
-package base
+package delta
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/sshx"
 )
@@ -174,13 +175,13 @@ func TestDeriveRebuildsDamagedTemplate(t *testing.T) {
 
 // The deltas a seal prepares are made in the cache itself, not in /tmp,
 // and what a killed seal left there is removed by the next.
-func TestWarmDeltas(t *testing.T) {
+func TestWarm(t *testing.T) {
 	l := sealedBase(t)
 	leftover := filepath.Join(l.DeltaTemplates(), newPrefix+"123")
 	if err := os.MkdirAll(leftover, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	removed, err := WarmDeltas(context.Background(), l)
+	removed, err := Warm(context.Background(), l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,5 +196,34 @@ func TestWarmDeltas(t *testing.T) {
 	err = Derive(context.Background(), l, "p", project.Generation{Number: 1}, sshx.MakeHostKey, func(string, ...any) { warned = true })
 	if err != nil || warned {
 		t.Errorf("Derive from the warmed cache: %v (warned %v)", err, warned)
+	}
+}
+
+func TestSweepCreates(t *testing.T) {
+	l := layout.Layout{Home: t.TempDir()}
+	for _, name := range []string{".create-p-1", ".create-my-p-22", ".create-other-3", ".create-busy-4", ".hidden", "p"} {
+		if err := os.MkdirAll(filepath.Join(l.Projects(), name, "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := lock.Project(l, "busy", "virtdev-create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	removed, err := SweepCreates(l, "p", "virtdev-create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 3 {
+		t.Errorf("removed %v, want the scratch of p, my-p and other", removed)
+	}
+	entries, _ := os.ReadDir(l.Projects())
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != ".create-busy-4 .hidden p" {
+		t.Errorf("left %v, want the busy project's scratch and what is no scratch", left)
 	}
 }

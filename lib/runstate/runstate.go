@@ -1,4 +1,14 @@
-package qemu
+// Package runstate tells what QEMU says of a machine's guest, as the
+// programs that read it need it: QEMU's run state (query-status), asked
+// over a raw exchange on the machine's monitor (StatusQuestion); why a
+// machine QEMU paused is paused (Examine, Condition); and how its last
+// run ended, from the record its supervisor leaves (Shutdown).
+//
+// Package qemu, which starts, supervises, stops and continues machines,
+// uses it for the same. It stays apart from qemu so that the programs
+// that only look at machines (status, list) link neither go-qemu nor
+// package net, whose initialisation would be a good part of their run.
+package runstate
 
 import "virtdev/lib/layout"
 

@@ -1,4 +1,4 @@
-package unit
+package userbus
 
 import (
 	"bufio"
@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -122,9 +124,14 @@ func signal(t *testing.T, out *bytes.Buffer, order binary.ByteOrder, member, arg
 // startFakeBus serves f on a socket and returns the environment that
 // points at it.
 func startFakeBus(t *testing.T, f *fakeBus) func(string) string {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "bus")
-	l, err := net.Listen("unix", path)
+	path := filepath.Join(t.TempDir(), "bus")
+	return serveFakeBus(t, f, path, "unix:path="+path+",guid=0123")
+}
+
+// serveFakeBus serves f on the socket listen names (a path, or an abstract
+// name after @) and returns the environment whose bus address is address.
+func serveFakeBus(t *testing.T, f *fakeBus, listen, address string) func(string) string {
+	l, err := net.Listen("unix", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +148,20 @@ func startFakeBus(t *testing.T, f *fakeBus) func(string) string {
 	}()
 	return func(k string) string {
 		if k == "DBUS_SESSION_BUS_ADDRESS" {
-			return "unix:path=" + path + ",guid=0123"
+			return address
 		}
 		return ""
+	}
+}
+
+// dbus-daemon, when told to, listens on an abstract socket.
+func TestActiveStatesOverAbstractSocket(t *testing.T) {
+	name := fmt.Sprintf("/tmp/virtdev-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	units := map[string]string{"virtdev-a.service": "active"}
+	getenv := serveFakeBus(t, &fakeBus{auth: "OK 01\r\n", units: units}, "@"+name, "unix:abstract="+name+",guid=01")
+	states, err := testActiveStates(getenv, time.Second, "virtdev-*.service")
+	if err != nil || !maps.Equal(states, units) {
+		t.Fatalf("states = %v, %v; want %v", states, err, units)
 	}
 }
 
@@ -228,14 +246,36 @@ func TestSocketPath(t *testing.T) {
 		"unix:path=/run/user/1000/bus":           "/run/user/1000/bus",
 		"unix:path=/run/user/1000/bus,guid=abcd": "/run/user/1000/bus",
 		"unix:guid=abcd,path=/a%20b/bus":         "/a b/bus",
-		"unix:abstract=/tmp/dbus-x":              "",
+		"unix:abstract=/tmp/dbus-x,guid=abcd":    "@/tmp/dbus-x",
+		"unix:tmpdir=/tmp":                       "",
 		"tcp:host=localhost,port=1":              "",
 		"unix:path=/a;unix:path=/b":              "",
+		"unix:path=":                             "",
 	} {
-		got, ok := socketPath(address)
-		if got != want || ok != (want != "") {
-			t.Errorf("socketPath(%q) = %q, %v; want %q", address, got, ok, want)
+		got, err := socketPath(address)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("socketPath(%q) = %q, %v; want %q", address, got, err, want)
 		}
+	}
+}
+
+// A bus address the question does not speak is refused before anything
+// is sent, as the failure to reach the manager, naming the address.
+func TestActiveStatesRefusesOtherAddresses(t *testing.T) {
+	getenv := func(k string) string {
+		if k == "DBUS_SESSION_BUS_ADDRESS" {
+			return "tcp:host=localhost,port=1"
+		}
+		return ""
+	}
+	q := askActiveStates(getenv, time.Second, []string{"x.service"})
+	if q.Exchange() != nil {
+		t.Fatal("a TCP bus was connected to")
+	}
+	_, err := q.States(context.Background())
+	var bus *BusError
+	if !errors.As(err, &bus) || bus.Address != "tcp:host=localhost,port=1" || !strings.Contains(err.Error(), "unix:path=") {
+		t.Fatalf("err = %v, want a *BusError naming the address and the fix", err)
 	}
 }
 
