@@ -5,20 +5,22 @@ import (
 
 	"virtdev/lib/exitcode"
 	"virtdev/lib/layout"
+	"virtdev/lib/lock"
 	"virtdev/lib/project"
 	"virtdev/lib/userbus"
 )
 
 // CheckRunning checks that a machine runs and returns its SSH port. Its
 // port file must name a port (exitcode.NotRunning without one,
-// exitcode.CorruptPort when it holds something else), and systemd must
-// confirm that its unit runs, or the file outlived the machine
-// (exitcode.StalePort). systemd is asked in one exchange
-// (userbus.ActiveStates), for programs whose whole run is this check.
+// exitcode.CorruptPort when it holds something else), and its unit must
+// run, or the file outlived the machine (exitcode.StalePort). The unit
+// runs while the machine's supervisor holds its up lock (lock.IsUp);
+// otherwise systemd is asked, in one exchange (userbus.ActiveStates), for
+// programs whose whole run is this check.
 func CheckRunning(ctx context.Context, m layout.Machine) (int, error) {
 	port, err := project.ReadPort(m)
-	if err != nil {
-		return 0, err
+	if err != nil || lock.IsUp(m) {
+		return port, err
 	}
 	name := layout.Unit(m.Name)
 	active, err := userbus.ActiveStates(ctx, name)

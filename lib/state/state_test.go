@@ -135,9 +135,10 @@ func fakeQEMU(t *testing.T, path string, status runstate.RunState) {
 	}()
 }
 
-// While the machine's supervisor holds its up lock, Of asks QEMU alone;
-// without it, systemd too (here, a bus that is not there).
-func TestOfAsksSystemdOnlyWithoutTheUpLock(t *testing.T) {
+// While the machine's supervisor holds its up lock, Of asks QEMU alone
+// and CheckRunning nobody; without it, both ask systemd (here, a bus that
+// is not there).
+func TestSystemdIsAskedOnlyWithoutTheUpLock(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
 	m := layout.Layout{Home: t.TempDir()}.Project("p")
 	if err := os.MkdirAll(m.Dir, 0o755); err != nil {
@@ -152,6 +153,9 @@ func TestOfAsksSystemdOnlyWithoutTheUpLock(t *testing.T) {
 	if _, err := Of(context.Background(), m); !errors.As(err, &bus) {
 		t.Fatalf("without the up lock: %v, want the bus asked and found missing", err)
 	}
+	if _, err := CheckRunning(context.Background(), m); !errors.As(err, &bus) {
+		t.Fatalf("CheckRunning without the up lock: %v, want the bus asked and found missing", err)
+	}
 	up, err := lock.HoldUp(m)
 	if err != nil {
 		t.Fatal(err)
@@ -159,5 +163,8 @@ func TestOfAsksSystemdOnlyWithoutTheUpLock(t *testing.T) {
 	defer up.Release()
 	if s, err := Of(context.Background(), m); err != nil || s.State != Paused || s.QEMU != runstate.StatePaused {
 		t.Fatalf("with the up lock: %+v, %v; want paused, from QEMU", s, err)
+	}
+	if port, err := CheckRunning(context.Background(), m); port != 2222 || err != nil {
+		t.Fatalf("CheckRunning with the up lock: %d, %v; want 2222 without asking the bus", port, err)
 	}
 }

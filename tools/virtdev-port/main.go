@@ -22,9 +22,10 @@ var command = cli.Command{
 	Args:    []cli.Arg{{Name: "project", Kind: cli.ArgMachine}},
 	Description: `Prints the port on 127.0.0.1 where the machine of a project (or the
 maintenance machine, named maintenance) answers SSH. The port is chosen at
-each start and recorded in the machine's port file; systemd is asked whether
-the machine's unit still runs, so a port file that outlived its machine (after
-a crash or a host reboot) is an error, not an answer.
+each start and recorded in the machine's port file. The machine's unit must
+still run (its supervisor's lock on the file up shows it, or else systemd
+says), so a port file that outlived its machine (after a crash or a host
+reboot) is an error, not an answer.
 
     ssh -p "$(virtdev-port p)" dev@127.0.0.1
 

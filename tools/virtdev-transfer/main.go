@@ -89,8 +89,8 @@ own messages say which failed.`,
 
 func main() { cli.Main(command) }
 
-// checkRunning asks systemd whether the machine runs; tests replace it,
-// having no user manager.
+// checkRunning checks the machine runs (state.CheckRunning); tests
+// replace it, having no user manager.
 var checkRunning = func(ctx context.Context, m layout.Machine) error {
 	_, err := state.CheckRunning(ctx, m)
 	return err
