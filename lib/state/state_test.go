@@ -15,6 +15,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/runstate"
+	"virtdev/lib/unixsock"
 	"virtdev/lib/userbus"
 )
 
@@ -117,7 +118,13 @@ func TestExplain(t *testing.T) {
 // in the given state: greeting, handshake, then the status question.
 func fakeQEMU(t *testing.T, path string, status runstate.RunState) {
 	t.Helper()
-	l, err := net.Listen("unix", path)
+	// Bound as QEMU binds it, by a name in the machine's directory:
+	// the test's directory may be too deep for a socket address.
+	var l net.Listener
+	err := unixsock.Do(path, func(addr string) (err error) {
+		l, err = net.Listen("unix", addr)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
