@@ -55,6 +55,31 @@ func (j moveJournal) remove(l layout.Layout) error {
 	return fsutil.SyncDir(l.Journals())
 }
 
+// sweepJournalWrites removes what a move of name left when it was killed
+// while writing its journal: fsutil.WriteAtomic's temporary files, which
+// hold nothing the move had done yet. Only a move of name writes them, and
+// the caller holds name's lock, so none of them is still being written.
+func sweepJournalWrites(l layout.Layout, name string) error {
+	entries, err := os.ReadDir(l.Journals())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	prefix := "." + name + journalSuffix + fsutil.TempMarker
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		path := filepath.Join(l.Journals(), e.Name())
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cannot remove %s, which a move killed while writing its journal left: %w\nRemove it by hand: rm %s", path, err, path)
+		}
+	}
+	return nil
+}
+
 // unreadable is a journal that cannot be read: something other than
 // virtdev wrote it, or the disk failed.
 func unreadable(path string, err error) error {

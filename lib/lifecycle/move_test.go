@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"virtdev/lib/exitcode"
+	"virtdev/lib/fsutil"
 	"virtdev/lib/layout"
 	"virtdev/lib/lifecycle"
 )
@@ -252,5 +254,24 @@ func TestMoveHashedHostKey(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	if len(lines) != 2 || lines[0] != "other "+hostKey || !strings.HasPrefix(lines[1], "|1|") || lines[1] == hashed+" "+hostKey {
 		t.Errorf("known_hosts after the move:\n%s", data)
+	}
+}
+
+// A move killed while writing its journal leaves the atomic write's
+// temporary file, which the next program to take the project removes.
+func TestRecoverSweepsJournalWrites(t *testing.T) {
+	l := movable(t, t.TempDir())
+	left := filepath.Join(l.Journals(), ".a.move"+fsutil.TempMarker+"123")
+	other := filepath.Join(l.Journals(), ".c.move"+fsutil.TempMarker+"456")
+	write(t, left, `{"from": "a", "to`)
+	write(t, other, `{"from": "c", "to`)
+	if err := lifecycle.Recover(context.Background(), l, &fakeUnits{}, []string{"a"}, t.Errorf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the temporary file of a's journal is still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("the temporary file of another project's journal went: %v", err)
 	}
 }

@@ -36,6 +36,9 @@ func Recover(ctx context.Context, l layout.Layout, units Units, names []string, 
 		}
 	}
 	for _, name := range names {
+		if err := sweepJournalWrites(l, name); err != nil {
+			return err
+		}
 		if err := finishDestroy(l, name, report); err != nil {
 			return err
 		}
