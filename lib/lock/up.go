@@ -33,14 +33,8 @@ func HoldUp(m layout.Machine) (*Up, error) {
 	if err != nil {
 		return nil, err
 	}
-	lk := wholeFile(unix.F_WRLCK)
-	for {
-		err = unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	lk := unix.Flock_t{Type: unix.F_WRLCK} // from 0, length 0: the whole file
+	if err := fcntlLock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
 		f.Close()
 		return nil, &os.PathError{Op: "lock", Path: m.Up, Err: err}
 	}
@@ -65,16 +59,15 @@ func IsUp(m layout.Machine) bool {
 		return false
 	}
 	defer unix.Close(fd)
-	lk := wholeFile(unix.F_RDLCK)
-	for {
-		err = unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	return err == nil && lk.Type == unix.F_WRLCK
+	lk := unix.Flock_t{Type: unix.F_RDLCK}
+	return fcntlLock(uintptr(fd), unix.F_OFD_GETLK, &lk) == nil && lk.Type == unix.F_WRLCK
 }
 
-func wholeFile(kind int16) unix.Flock_t {
-	return unix.Flock_t{Type: kind, Whence: 0, Start: 0, Len: 0}
+func fcntlLock(fd uintptr, cmd int, lk *unix.Flock_t) error {
+	for {
+		err := unix.FcntlFlock(fd, cmd, lk)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }

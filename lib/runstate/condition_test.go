@@ -9,18 +9,19 @@ import (
 	"time"
 
 	"virtdev/lib/fsutil"
+	"virtdev/lib/runstate/qmptest"
 )
 
 // A machine paused on a full disk is explained by the disk QEMU names
 // (a relative name is the machine directory's) and the file system under
 // it, with its room; QEMU is asked about its disks on the one connection.
 func TestExamineFullDisk(t *testing.T) {
-	f := &fakeQMP{state: StateIOError}
+	f := &qmptest.QEMU{State: string(StateIOError)}
 	m := machine(t, f)
-	f.disks = `[{"device": "pflash0", "inserted": {"file": "/usr/share/OVMF/OVMF_CODE_4M.fd"}},
+	f.Disks = `[{"device": "pflash0", "inserted": {"file": "/usr/share/OVMF/OVMF_CODE_4M.fd"}},
 		{"device": "system", "io-status": "ok", "inserted": {"file": "` + m.SystemImage + `"}},
 		{"device": "home", "io-status": "nospace", "inserted": {"file": "` + filepath.Base(m.HomeImage) + `"}}]`
-	f.disks = strings.ReplaceAll(f.disks, "\n", "")
+	f.Disks = strings.ReplaceAll(f.Disks, "\n", "")
 	c, err := Examine(context.Background(), m, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func TestExamineFullDisk(t *testing.T) {
 	if !c.HasRoom() {
 		t.Errorf("a test directory's file system has no room: %+v", c.Space)
 	}
-	if got := f.commands(); got != "qmp_capabilities query-status query-block" {
+	if got := f.Commands(); got != "qmp_capabilities query-status query-block" {
 		t.Errorf("QEMU was asked %s", got)
 	}
 }
@@ -45,9 +46,9 @@ func TestExamineFullDisk(t *testing.T) {
 // Without QEMU's word on the disks, the machine's directory tells where
 // room is short.
 func TestExamineWithoutDisks(t *testing.T) {
-	f := &fakeQMP{state: StateIOError} // query-block answers nothing usable
+	f := &qmptest.QEMU{State: string(StateIOError)} // query-block answers nothing usable
 	m := machine(t, f)
-	f.disks = `"no"`
+	f.Disks = `"no"`
 	c, err := Examine(context.Background(), m, time.Second)
 	if err != nil || c.State != StateIOError || c.Full != nil || c.Space == nil {
 		t.Fatalf("Examine = %+v, %v; want io-error and the directory's file system", c, err)
@@ -56,13 +57,13 @@ func TestExamineWithoutDisks(t *testing.T) {
 
 // A running machine costs one command: its disks are not asked about.
 func TestExamineRunning(t *testing.T) {
-	f := &fakeQMP{state: StateRunning, disks: `[{"device": "home", "io-status": "nospace"}]`}
+	f := &qmptest.QEMU{State: string(StateRunning), Disks: `[{"device": "home", "io-status": "nospace"}]`}
 	m := machine(t, f)
 	c, err := Examine(context.Background(), m, time.Second)
 	if err != nil || c.State != StateRunning || c.Full != nil || c.Space != nil || c.Reason() != "" {
 		t.Fatalf("Examine = %+v, %v; want running and nothing more", c, err)
 	}
-	if got := f.commands(); got != "qmp_capabilities query-status" {
+	if got := f.Commands(); got != "qmp_capabilities query-status" {
 		t.Errorf("QEMU was asked %s", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"virtdev/lib/runstate/qmptest"
 	"virtdev/lib/unixsock"
 )
 
@@ -22,7 +23,7 @@ func probe(path string, timeout time.Duration) (RunState, error) {
 // The question is written before QEMU greets, and what comes before the
 // answer is skipped, however long.
 func TestAskStatus(t *testing.T) {
-	f := &fakeQMP{state: StateIOError, events: []string{
+	f := &qmptest.QEMU{State: string(StateIOError), Events: []string{
 		`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "STOP"}`,
 		// Longer than any buffer: skipped whole, "status" and all.
 		`{"event": "JOB_STATUS_CHANGE", "data": {"id": "` + strings.Repeat("j", 10000) + `", "status": "running"}}`,
@@ -32,7 +33,7 @@ func TestAskStatus(t *testing.T) {
 	if err != nil || state != StateIOError {
 		t.Fatalf("status = %q, %v; want io-error", state, err)
 	}
-	if got := f.commands(); got != "qmp_capabilities query-status" {
+	if got := f.Commands(); got != "qmp_capabilities query-status" {
 		t.Errorf("QEMU was asked %s", got)
 	}
 	if _, err := probe(filepath.Join(t.TempDir(), "none.sock"), time.Second); err == nil {
@@ -61,7 +62,7 @@ func TestAskStatusBusy(t *testing.T) {
 // A QMP error is the question's failure, with QEMU's words.
 func TestAskStatusError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "monitor.sock")
-	serveQMP(t, path, &fakeQMP{state: "", events: []string{`{"error": {"class": "GenericError", "desc": "not now"}}`}})
+	qmptest.Serve(t, path, &qmptest.QEMU{State: "", Events: []string{`{"error": {"class": "GenericError", "desc": "not now"}}`}})
 	if _, err := probe(path, time.Second); err == nil || !strings.Contains(err.Error(), "not now") {
 		t.Fatalf("got %v, want QEMU's error", err)
 	}

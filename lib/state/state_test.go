@@ -3,9 +3,7 @@ package state
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +13,7 @@ import (
 	"virtdev/lib/layout"
 	"virtdev/lib/lock"
 	"virtdev/lib/runstate"
-	"virtdev/lib/unixsock"
+	"virtdev/lib/runstate/qmptest"
 	"virtdev/lib/userbus"
 )
 
@@ -114,34 +112,6 @@ func TestExplain(t *testing.T) {
 	}
 }
 
-// fakeQEMU answers every QMP connection at path as a QEMU whose guest is
-// in the given state: greeting, handshake, then the status question.
-func fakeQEMU(t *testing.T, path string, status runstate.RunState) {
-	t.Helper()
-	// Bound as QEMU binds it, by a name in the machine's directory:
-	// the test's directory may be too deep for a socket address.
-	var l net.Listener
-	err := unixsock.Do(path, func(addr string) (err error) {
-		l, err = net.Listen("unix", addr)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n{\"return\": {}}\r\n"+
-				"{\"return\": {\"status\": %q, \"running\": true}, \"id\": \"status\"}\r\n", status)
-			c.Close()
-		}
-	}()
-}
-
 // While the machine's supervisor holds its up lock, Of asks QEMU alone
 // and CheckRunning nobody; without it, both ask systemd (here, a bus that
 // is not there).
@@ -154,7 +124,7 @@ func TestSystemdIsAskedOnlyWithoutTheUpLock(t *testing.T) {
 	if err := os.WriteFile(m.Port, []byte("2222\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fakeQEMU(t, m.Monitor, runstate.StatePaused)
+	qmptest.Serve(t, m.Monitor, &qmptest.QEMU{State: string(runstate.StatePaused)})
 
 	var bus *userbus.BusError
 	if _, err := Of(context.Background(), m); !errors.As(err, &bus) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -124,7 +125,7 @@ func (e *Exchange) receive() {
 				e.end(fmt.Errorf("%s sent %d bytes without a complete answer", e.path, len(e.read)))
 				return
 			}
-			e.read = append(e.read, make([]byte, max(4096, len(e.read)))...)[:len(e.read)]
+			e.read = slices.Grow(e.read, max(4096, len(e.read)))
 		}
 		n, err := unix.Read(e.fd, e.read[len(e.read):cap(e.read)])
 		if errors.Is(err, unix.EINTR) {
