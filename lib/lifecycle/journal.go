@@ -74,7 +74,7 @@ func sweepJournalWrites(l layout.Layout, name string) error {
 		}
 		path := filepath.Join(l.Journals(), e.Name())
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("cannot remove %s, which a move killed while writing its journal left: %w\nRemove it by hand: rm %s", path, err, path)
+			return &LeftoverError{Path: path, Err: err}
 		}
 	}
 	return nil

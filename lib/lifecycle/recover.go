@@ -62,15 +62,17 @@ func finishDestroy(l layout.Layout, name string, report Reporter) error {
 	return nil
 }
 
-// LeftoverError is a removal that could not be finished: the project is
-// gone, but some of its files are still on disk.
+// LeftoverError is a removal that could not be finished: what an
+// operation left (the files of a destroyed project, a detached project's
+// old disks, a killed move's unfinished journal) that nothing depends on
+// any more, but that is still on disk.
 type LeftoverError struct {
 	Path string
 	Err  error
 }
 
 func (e *LeftoverError) Error() string {
-	return fmt.Sprintf("cannot remove %s: %v\nThe project itself is gone; remove what is left by hand: rm -rf %s", e.Path, e.Err, e.Path)
+	return fmt.Sprintf("cannot remove %s: %v\nNothing depends on it any more; remove it by hand: rm -rf %s", e.Path, e.Err, e.Path)
 }
 
 func (e *LeftoverError) Unwrap() error { return e.Err }
